@@ -1,0 +1,28 @@
+import type * as tf from "@tensorflow/tfjs";
+import type { EncoderName, LinearTarget } from "./arch.ts";
+
+/**
+ * One linear layer of the CLIP backbone, reachable by name so an adapter can attach to it.
+ *
+ * The weight is stored input-major, `[d_in, d_out]`, so `y = x · W + b` is a plain matmul: on
+ * tfjs-wasm a matmul with transposeB takes a slow path. (PyTorch stores `[d_out, d_in]`; the weight
+ * loader transposes once at load.)
+ */
+export interface LinearLayer {
+  /** e.g. `visual.blocks.3.attn.q` */
+  readonly name: string;
+  readonly encoder: EncoderName;
+  readonly block: number;
+  readonly target: LinearTarget;
+  /** [d_in, d_out] */
+  weight: tf.Tensor2D;
+  /** [d_out] */
+  bias: tf.Tensor1D;
+}
+
+/**
+ * How the model applies a linear layer. The plain CLIP forward uses `plainLinear`; the method
+ * substitutes its own (adapter, router) without touching the model code.
+ * `x` is `[batch, tokens, d_in]`; the result `[batch, tokens, d_out]`.
+ */
+export type LinearApply = (layer: LinearLayer, x: tf.Tensor3D) => tf.Tensor3D;
