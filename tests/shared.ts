@@ -2,9 +2,9 @@
  * The shared reference data (`../shared/` beside the repository) is optional: tests that need it
  * call `sharedPath()` and skip when it returns null.
  */
-import { fromFileUrl } from "node:url";
+import { fileURLToPath } from "node:url";
 
-const SHARED_ROOT = fromFileUrl(new URL("../../shared/", import.meta.url));
+const SHARED_ROOT = fileURLToPath(new URL("../../shared/", import.meta.url));
 
 /** Absolute path of `../shared/<relative>`, or null when it is absent. */
 export function sharedPath(relative: string): string | null {
