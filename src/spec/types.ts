@@ -1,0 +1,224 @@
+/**
+ * The typed output of the pipeline spec language: one fully resolved, defaulted `Pipeline` per
+ * run (after `extends`, `${var}` interpolation, `--set` overrides and `matrix` expansion).
+ * Every path is absolute; every field has its value, none is left to a later default.
+ * The YAML field names are snake_case (`batch_size`); here they are camelCase (`batchSize`).
+ * docs/pipelines.md is the reference for what each field means and why its default is what it is.
+ */
+
+/** The eleven MTIL datasets, by the names `configs/benchmarks/mtil/` uses. */
+export const DATASET_NAMES = [
+  "Aircraft",
+  "Caltech101",
+  "CIFAR100",
+  "DTD",
+  "EuroSAT",
+  "Flowers",
+  "Food",
+  "MNIST",
+  "OxfordPet",
+  "StanfordCars",
+  "SUN397",
+] as const;
+export type DatasetName = typeof DATASET_NAMES[number];
+
+/**
+ * Methods a pipeline can run. `expert-pool` is the paper's method as released; the others are its
+ * ablations and baselines.
+ */
+export const METHOD_NAMES = [
+  "expert-pool",
+  "expert-pool-no-ago",
+  "ago-no-routing",
+  "expert-pool-trainable-router",
+  "lora",
+  "full-finetune",
+  "zero-shot",
+] as const;
+export type MethodName = typeof METHOD_NAMES[number];
+
+/** Methods that draw rank-1 experts from a pool, so top_k / merge_top / ago.critical apply. */
+export const EXPERT_POOL_METHODS: readonly MethodName[] = [
+  "expert-pool",
+  "expert-pool-no-ago",
+  "ago-no-routing",
+  "expert-pool-trainable-router",
+];
+
+export const BACKEND_NAMES = [
+  "auto",
+  "cpu",
+  "wasm",
+  "webgpu",
+  "tensorflow",
+  "tensorflow-gpu",
+] as const;
+export type BackendName = typeof BACKEND_NAMES[number];
+
+/** Adapted linear layers of a transformer block: attention q/k/v/out, MLP fc (c_fc) and proj (c_proj). */
+export const TARGET_NAMES = ["q", "k", "v", "out", "fc", "proj"] as const;
+export type TargetName = typeof TARGET_NAMES[number];
+
+export const ENCODER_NAMES = ["vision", "text"] as const;
+export type EncoderName = typeof ENCODER_NAMES[number];
+
+export const SYNTHETIC_MODEL_PRESETS = ["clip-tiny"] as const;
+export type SyntheticModelPreset = typeof SYNTHETIC_MODEL_PRESETS[number];
+
+export const SCHEDULE_NAMES = ["cosine", "constant"] as const;
+export type ScheduleName = typeof SCHEDULE_NAMES[number];
+
+export const TEMPLATE_CHOICES = ["first", "random"] as const;
+export type TemplateChoice = typeof TEMPLATE_CHOICES[number];
+
+export const REPORT_FORMATS = ["md", "csv", "latex"] as const;
+export type ReportFormat = typeof REPORT_FORMATS[number];
+
+export const PLOT_NAMES = ["accuracy-matrix", "expert-activation"] as const;
+export type PlotName = typeof PLOT_NAMES[number];
+
+/** Where the CLIP weights come from. */
+export type ModelSpec =
+  | {
+    source: "weights";
+    /** Absolute path of a folder holding HF- or OpenAI-layout safetensors. */
+    weights: string;
+    /** Absolute path of the tokenizer folder (defaults to `weights`). */
+    tokenizer: string;
+  }
+  | {
+    source: "synthetic";
+    /** A tiny random CLIP the project generates (the offline quickstart). */
+    preset: SyntheticModelPreset;
+    seed: number;
+    /** Absolute tokenizer folder, or null: the generator's own tokenizer. */
+    tokenizer: string | null;
+  };
+
+/** Where the benchmark's images come from. */
+export type BenchmarkData =
+  | { source: "folder"; /** Absolute MTIL data root (torchvision layouts). */ root: string }
+  | {
+    source: "synthetic";
+    /** Classes per dataset. */
+    classes: number;
+    /** Images per class per split. */
+    imagesPerClass: number;
+    /** Square image side in pixels. */
+    size: number;
+    seed: number;
+  };
+
+export interface BenchmarkSpec {
+  name: "mtil";
+  data: BenchmarkData;
+  /** "I", "II" or "custom" (an explicit list in the spec). */
+  orderName: string;
+  /** The tasks, in training order, after the `datasets` subset was applied. */
+  tasks: DatasetName[];
+  /** Images per class in each task's training set; 0 = the full training split. */
+  shots: number;
+  /** Cap on test images per dataset (quick runs); null = the whole test split. */
+  testLimit: number | null;
+}
+
+export interface AgoSpec {
+  /** Weight of the AGO term in the loss. */
+  weight: number;
+  /** Most-activated experts per task whose B columns enter the AGO bank. */
+  critical: number;
+}
+
+export interface MethodSpec {
+  name: MethodName;
+  /** Experts in the pool = LoRA rank. */
+  rank: number;
+  /** Experts each sample votes for. */
+  topK: number;
+  /** Most-activated experts merged into the weights after each task. */
+  mergeTop: number;
+  /** LoRA scaling numerator: the update is (alpha / rank) B A. */
+  alpha: number;
+  /** Dropout on the LoRA branch input. */
+  dropout: number;
+  ago: AgoSpec;
+  targets: TargetName[];
+  encoders: EncoderName[];
+  /** Adapted transformer blocks: "all" or block indices (0-based). */
+  blocks: "all" | number[];
+}
+
+export interface TrainSpec {
+  /** Length of the learning-rate schedule per task. */
+  iterations: number;
+  /** Optimiser steps actually run per task (the released loop runs iterations + 1). */
+  steps: number;
+  batchSize: number;
+  /** Base learning rate. */
+  lr: number;
+  /** Learning rate of each task, in task order (one per `benchmark.tasks` entry). */
+  lrPerTask: number[];
+  weightDecay: number;
+  betas: [number, number];
+  schedule: ScheduleName;
+  minLr: number;
+  warmup: number;
+  seed: number;
+  /** Which template of the dataset fills the training texts. */
+  template: TemplateChoice;
+}
+
+export interface EvaluateSpec {
+  /** Evaluate after every task (the accuracy matrix), not only after the last. */
+  everyTask: boolean;
+  /** Evaluate the model before task 1 too (the zero-shot row). */
+  zeroShotRow: boolean;
+  /** Datasets evaluated at each point. */
+  datasets: DatasetName[];
+  batchSize: number;
+}
+
+export interface ReportSpec {
+  /** Absolute path of a reference-figures file to print beside ours, or null. */
+  reference: string | null;
+  formats: ReportFormat[];
+  plots: PlotName[];
+}
+
+/** One fully resolved run of a pipeline spec. */
+export interface Pipeline {
+  /** The spec's `name` (defaults to the file name without `.yaml`). */
+  name: string;
+  /** `name`, or `name/<path>=<value>,...` for one point of a matrix. */
+  runName: string;
+  /** The matrix point of this run: dotted path -> value; empty without a matrix. */
+  matrixPoint: Record<string, unknown>;
+  description: string;
+  /** Absolute path of the spec file that was compiled. */
+  specFile: string;
+  backend: BackendName;
+  model: ModelSpec;
+  benchmark: BenchmarkSpec;
+  method: MethodSpec;
+  train: TrainSpec;
+  evaluate: EvaluateSpec;
+  report: ReportSpec;
+}
+
+export interface CompileOptions {
+  /** `--set a.b=value` overrides, applied after `extends` (value parsed as YAML). */
+  set?: string[];
+  /** `--var NAME=value` variables (value parsed as YAML); they win over `vars:` in the files. */
+  vars?: Record<string, string>;
+  /** Environment for `${env:NAME}`; defaults to the process environment. */
+  env?: Record<string, string | undefined>;
+  /** Folder that error messages show paths relative to, and `--set` paths resolve against. */
+  cwd?: string;
+}
+
+export interface CompiledSpec {
+  /** One Pipeline per run (one without a matrix), in matrix order. */
+  runs: Pipeline[];
+  /** Absolute path of every file read, in the order read (provenance). */
+  sources: string[];
+}
