@@ -1,0 +1,85 @@
+/** The runner's vocabulary: a plan of jobs with their cache status, results, and the display. */
+import type { Job, RerunReason } from "../cache/job.ts";
+import type { CacheStore } from "../cache/store.ts";
+
+export type { InputArtifact, Job, JobContext, RerunReason } from "../cache/job.ts";
+
+/**
+ * - cached: a valid artifact exists under the job's key (and it is not forced).
+ * - run: it will run, for `reason`.
+ * - pending: an input will run first; its content digest (so this job's key) is known only after,
+ *   and the job may then turn out cached. `reason` is set when it will run anyway (VERSION,
+ *   PARAMS or FORCED), undefined when only the input decides.
+ */
+export type JobStatus = "cached" | "run" | "pending";
+
+export interface PlannedJob {
+  job: Job;
+  status: JobStatus;
+  reason?: RerunReason;
+  /** Why, in words: "lr: 0.001 -> 0.002", "never run", "waits for train/task-01". */
+  detail: string;
+  /** Known unless pending. */
+  key?: string;
+  /** Content digest of the cached artifact (status cached only). */
+  digest?: string;
+  /** Ids of upstream jobs that will run before this one can be decided (status pending only). */
+  waitingFor: string[];
+}
+
+export interface Plan {
+  store: CacheStore;
+  /** Every job, in a topological order (inputs first); ties keep the order jobs were given in. */
+  jobs: PlannedJob[];
+  /** Patterns from `force`, kept so `runJobs` forces the same jobs. */
+  force: string[];
+}
+
+export interface JobResult {
+  id: string;
+  kind: string;
+  status: "cached" | "ran";
+  reason?: RerunReason;
+  detail?: string;
+  key: string;
+  digest: string;
+  /** The artifact's data folder. */
+  dir: string;
+  /** Wall seconds spent on this job in this invocation (lookup only, when cached). */
+  seconds: number;
+  /** Wall seconds the job's run took when the artifact was made. */
+  runSeconds: number;
+}
+
+export interface RunSummary {
+  results: JobResult[];
+  ran: number;
+  cached: number;
+  seconds: number;
+}
+
+/** What a display is told; cli/progress.ts draws it on a terminal or as log lines. */
+export interface RunDisplay {
+  /** `ids` are the jobs this run considers (in order). */
+  begin(ids: string[]): void;
+  jobStart(
+    id: string,
+    info: { index: number; total: number; reason: RerunReason; detail: string },
+  ): void;
+  jobProgress(id: string, done: number, total: number, note?: string): void;
+  jobLog(id: string, line: string): void;
+  /** Called for cached jobs too (status "cached", without a preceding jobStart). */
+  jobEnd(result: JobResult, info: { index: number; total: number }): void;
+  /** Called once, also when the run failed or was interrupted (then `error` is set). */
+  end(summary: RunSummary, error?: unknown): void;
+}
+
+export interface RunOptions {
+  /** Stop after this job id, or after every job of this kind: only it and its upstream run. */
+  until?: string;
+  display?: RunDisplay;
+  /** Aborting stops the running job (through ctx.signal) and the run; see `interruptOnSigint`. */
+  signal?: AbortSignal;
+  /** Recorded in each new manifest, e.g. "wasm". */
+  backend?: string;
+}
