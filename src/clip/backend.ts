@@ -1,0 +1,245 @@
+/**
+ * Which TensorFlow.js backend runs the tensors, and the process-wide tfjs settings every backend
+ * needs. Call `useBackend()` once before building tensors.
+ *
+ * Measured on the project machines (../shared/design/STACK.md): wasm (SIMD) is ~50x faster than
+ * cpu for matmuls; a software WebGPU adapter (Mesa llvmpipe / lavapipe) is slower than wasm, so
+ * `auto` takes WebGPU only on real hardware. tfjs-node(-gpu) wrap libtensorflow and are fastest
+ * where they can be installed; they are optional and imported only when asked for or present.
+ *
+ * wasm threads stay off: tfjs-backend-wasm decides from `env().IS_NODE` (true under Deno) to start
+ * its pthread workers through node's worker_threads with a blob: URL, which Deno's worker_threads
+ * refuses (`ERR_WORKER_PATH`). Making that work means patching the emscripten loader, not a flag.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { fileURLToPath } from "node:url";
+import { UserError } from "../errors.ts";
+
+export const BACKEND_NAMES = [
+  "auto",
+  "cpu",
+  "wasm",
+  "webgpu",
+  "tensorflow",
+  "tensorflow-gpu",
+] as const;
+export type BackendName = typeof BACKEND_NAMES[number];
+export type ConcreteBackend = Exclude<BackendName, "auto">;
+
+/** The npm package (pinned to the tfjs version in deno.json) behind each optional backend. */
+const NODE_PACKAGES = {
+  tensorflow: "@tensorflow/tfjs-node",
+  "tensorflow-gpu": "@tensorflow/tfjs-node-gpu",
+} as const;
+const TFJS_VERSION = tf.version.tfjs;
+
+const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+export function isBackendName(name: string): name is BackendName {
+  return (BACKEND_NAMES as readonly string[]).includes(name);
+}
+
+let gradientInstalled = false;
+
+/** Swaps the last two axes: the explicit transpose the wasm backend wants. */
+function swapLastAxes(x: tf.Tensor): tf.Tensor {
+  const perm = [...Array(x.rank).keys()];
+  perm[x.rank - 1] = x.rank - 2;
+  perm[x.rank - 2] = x.rank - 1;
+  return tf.transpose(x, perm);
+}
+
+/**
+ * The BatchMatMul gradient with explicit transposes instead of matMul's transposeA/transposeB
+ * flags: tfjs-wasm runs the flagged matmul ~45x slower (a ViT-B block fwd+bwd 35.7 s -> 3.9 s).
+ * Same math as tfjs-core's gradients/BatchMatMul_grad.ts, for every backend.
+ */
+export function installMatMulGradient(): void {
+  if (gradientInstalled) return;
+  gradientInstalled = true;
+  const t = swapLastAxes;
+  tf.registerGradient({
+    kernelName: tf.BatchMatMul,
+    inputsToSave: ["a", "b"],
+    gradFunc: (dy, saved, attrs) => {
+      const [a, b] = saved as [tf.Tensor, tf.Tensor];
+      const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;
+      const grad = dy as tf.Tensor;
+      if (!transposeA && !transposeB) {
+        // y = a b
+        return { a: () => tf.matMul(grad, t(b)), b: () => tf.matMul(t(a), grad) };
+      }
+      if (!transposeA && transposeB) {
+        // y = a bᵀ
+        return { a: () => tf.matMul(grad, b), b: () => tf.matMul(t(grad), a) };
+      }
+      if (transposeA && !transposeB) {
+        // y = aᵀ b
+        return { a: () => tf.matMul(b, t(grad)), b: () => tf.matMul(a, grad) };
+      }
+      // y = aᵀ bᵀ
+      return { a: () => tf.matMul(t(b), t(grad)), b: () => tf.matMul(t(grad), t(a)) };
+    },
+  });
+}
+
+/** The WebGPU adapter Deno offers, or null; software rasterisers report themselves as fallback. */
+async function webgpuAdapter(): Promise<{ software: boolean; description: string } | null> {
+  const gpu = (navigator as { gpu?: GPU }).gpu;
+  if (gpu === undefined) return null;
+  try {
+    const adapter = await gpu.requestAdapter();
+    if (adapter === null) return null;
+    const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+    const description = info.description || info.device || info.vendor;
+    const software = info.isFallbackAdapter === true ||
+      /llvmpipe|lavapipe|swiftshader|software/i.test(description);
+    return { software, description };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether tfjs-node(-gpu) is installed with its native binding (the install script that downloads
+ * libtensorflow ran). Checked on disk so that asking never fetches the package from npm.
+ */
+function nodeBackendInstalled(name: keyof typeof NODE_PACKAGES): boolean {
+  const store = `${PROJECT_ROOT}node_modules/.deno/${
+    NODE_PACKAGES[name].replace("/", "+")
+  }@${TFJS_VERSION}`;
+  const lib = `${store}/node_modules/${NODE_PACKAGES[name]}/lib`;
+  try {
+    return [...Deno.readDirSync(lib)].some((entry) => {
+      try {
+        return Deno.statSync(`${lib}/${entry.name}/tfjs_binding.node`).isFile;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
+/** Loads the module that registers a backend with tfjs; a UserError when it is not available. */
+async function registerBackend(name: ConcreteBackend): Promise<void> {
+  switch (name) {
+    case "cpu":
+      return; // registered by @tensorflow/tfjs itself
+    case "wasm":
+      await import("@tensorflow/tfjs-backend-wasm");
+      return;
+    case "webgpu":
+      if (await webgpuAdapter() === null) {
+        throw new UserError(
+          "Backend webgpu: no WebGPU adapter (on Linux without a GPU, " +
+            "`apt-get install mesa-vulkan-drivers` gives a software one)",
+        );
+      }
+      await import("@tensorflow/tfjs-backend-webgpu");
+      return;
+    case "tensorflow":
+    case "tensorflow-gpu": {
+      const specifier = `npm:${NODE_PACKAGES[name]}@${TFJS_VERSION}`;
+      const howToInstall = `Install it with \`deno install --allow-scripts=${specifier} ` +
+        `${specifier}\` (its install script downloads libtensorflow), or pick --backend wasm.`;
+      if (!nodeBackendInstalled(name)) {
+        throw new UserError(
+          `Backend ${name} needs ${NODE_PACKAGES[name]} with its native binding, which is not ` +
+            `installed. ${howToInstall}`,
+        );
+      }
+      try {
+        await import(specifier);
+      } catch (error) {
+        throw new UserError(
+          `Backend ${name}: ${NODE_PACKAGES[name]} failed to load ` +
+            `(${(error as Error).message.split("\n")[0]}). ${howToInstall}`,
+          { cause: error },
+        );
+      }
+      return;
+    }
+  }
+}
+
+/** tfjs registers tfjs-node and tfjs-node-gpu under one name. */
+function tfjsName(name: ConcreteBackend): string {
+  return name === "tensorflow-gpu" ? "tensorflow" : name;
+}
+
+async function activate(name: ConcreteBackend): Promise<void> {
+  await registerBackend(name);
+  // setBackend resolves false (after logging) when the backend's factory fails.
+  if (!(await tf.setBackend(tfjsName(name)))) {
+    throw new UserError(`Backend ${name} failed to initialise`);
+  }
+  await tf.ready();
+}
+
+/**
+ * tfjs's cpu backend prints a banner recommending tfjs-node on its first write under Node (and
+ * Deno); `auto` already picks the fastest backend, so the banner is noise. Marked used at load.
+ */
+function silenceCpuBanner(): void {
+  const cpu = tf.findBackend("cpu") as unknown as { firstUse?: boolean } | null;
+  if (cpu !== null) cpu.firstUse = false;
+}
+silenceCpuBanner();
+
+/** Order `auto` tries, fastest first. */
+async function autoCandidates(): Promise<ConcreteBackend[]> {
+  const candidates: ConcreteBackend[] = [];
+  if (nodeBackendInstalled("tensorflow-gpu")) candidates.push("tensorflow-gpu");
+  if (nodeBackendInstalled("tensorflow")) candidates.push("tensorflow");
+  const adapter = await webgpuAdapter();
+  if (adapter !== null && !adapter.software) candidates.push("webgpu");
+  candidates.push("wasm", "cpu");
+  return candidates;
+}
+
+let current: ConcreteBackend | null = null;
+
+/**
+ * Selects the tfjs backend and returns the one actually in use. `auto` = the fastest available:
+ * tfjs-node-gpu / tfjs-node if installed, WebGPU on a real (non-software) adapter, else wasm,
+ * else cpu. A named backend that cannot start is a UserError saying how to get it.
+ */
+export async function useBackend(name: BackendName = "auto"): Promise<ConcreteBackend> {
+  installMatMulGradient();
+  if (name !== "auto") {
+    if (current !== name) await activate(name);
+    current = name;
+    return name;
+  }
+  for (const candidate of await autoCandidates()) {
+    try {
+      if (current !== candidate) await activate(candidate);
+      current = candidate;
+      return candidate;
+    } catch {
+      // try the next one
+    }
+  }
+  throw new UserError("No TensorFlow.js backend could be initialised");
+}
+
+/** The backend `useBackend` last selected, or null. */
+export function currentBackend(): ConcreteBackend | null {
+  return current;
+}
+
+/**
+ * Backends present on this machine for tests and benchmarks: cpu, wasm, and webgpu when any
+ * adapter exists (software ones included: values must match everywhere). `RANKONE_TEST_BACKENDS`
+ * (comma-separated) narrows the list.
+ */
+export async function availableBackends(): Promise<ConcreteBackend[]> {
+  const found: ConcreteBackend[] = ["cpu", "wasm"];
+  if (await webgpuAdapter() !== null) found.push("webgpu");
+  const only = Deno.env.get("RANKONE_TEST_BACKENDS");
+  if (only === undefined || only.trim() === "") return found;
+  const wanted = only.split(",").map((part) => part.trim());
+  return found.filter((backend) => wanted.includes(backend));
+}

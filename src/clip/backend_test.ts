@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { UserError } from "../errors.ts";
+import { availableBackends, installMatMulGradient, useBackend } from "./backend.ts";
+
+const CASES = [[false, false], [false, true], [true, false], [true, true]] as const;
+
+/**
+ * Gradients of sum(matMul(a, b, tA, tB) * w) w.r.t. a and b, for all four transpose cases. Read
+ * with data(): WebGPU has no synchronous reads.
+ */
+async function matMulGradients(): Promise<number[][][]> {
+  const grads = tf.tidy(() => {
+    const a = tf.randomNormal([2, 3, 4], 0, 1, "float32", 1);
+    const b = tf.randomNormal([2, 4, 5], 0, 1, "float32", 2);
+    const weight = tf.randomNormal([2, 3, 5], 0, 1, "float32", 3);
+    return CASES.map(([tA, tB]) => {
+      const left = tA ? tf.transpose(a, [0, 2, 1]) : a;
+      const right = tB ? tf.transpose(b, [0, 2, 1]) : b;
+      return tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+        tf.sum(tf.mul(tf.matMul(x, y, tA, tB), weight))
+      )([left, right]);
+    });
+  });
+  const values = await Promise.all(
+    grads.map((pair) => Promise.all(pair.map(async (g) => [...await g.data()]))),
+  );
+  tf.dispose(grads);
+  return values;
+}
+
+function maxAbsDiff(a: number[], b: number[]): number {
+  assert.equal(a.length, b.length);
+  return Math.max(...a.map((value, i) => Math.abs(value - b[i]!)));
+}
+
+Deno.test("installMatMulGradient() gives the default BatchMatMul gradients in all 4 transpose cases", async () => {
+  await tf.setBackend("cpu");
+  const before = await matMulGradients(); // tfjs-core's own gradient
+  installMatMulGradient();
+  const after = await matMulGradients();
+  for (let c = 0; c < CASES.length; c++) {
+    for (let input = 0; input < 2; input++) {
+      assert.ok(
+        maxAbsDiff(before[c]![input]!, after[c]![input]!) < 1e-5,
+        `case ${c} input ${input}`,
+      );
+    }
+  }
+  const tensors = tf.memory().numTensors;
+  await matMulGradients();
+  assert.equal(tf.memory().numTensors, tensors);
+});
+
+Deno.test("useBackend() selects each available backend and matmul gradients agree with cpu", async () => {
+  await useBackend("cpu");
+  const reference = await matMulGradients();
+  for (const backend of await availableBackends()) {
+    assert.equal(await useBackend(backend), backend);
+    assert.equal(tf.getBackend(), backend);
+    const grads = await matMulGradients();
+    for (let c = 0; c < CASES.length; c++) {
+      for (let input = 0; input < 2; input++) {
+        assert.ok(
+          maxAbsDiff(reference[c]![input]!, grads[c]![input]!) < 1e-4,
+          `${backend} case ${c}`,
+        );
+      }
+    }
+  }
+  await useBackend("cpu");
+});
+
+Deno.test("useBackend('auto') picks a working backend, not cpu when wasm loads", async () => {
+  const chosen = await useBackend("auto");
+  assert.notEqual(chosen, "cpu");
+  assert.equal(tf.getBackend(), chosen === "tensorflow-gpu" ? "tensorflow" : chosen);
+  await useBackend("cpu");
+});
+
+Deno.test("useBackend('tensorflow') without tfjs-node says how to install it", {
+  ignore: Deno.env.get("RANKONE_HAVE_TFJS_NODE") === "1",
+}, async () => {
+  await assert.rejects(useBackend("tensorflow"), (error: unknown) => {
+    assert.ok(error instanceof UserError);
+    assert.match(
+      error.message,
+      /needs @tensorflow\/tfjs-node with its native binding.*deno install/,
+    );
+    return true;
+  });
+  await useBackend("cpu");
+});
