@@ -129,7 +129,8 @@ export function topologicalOrder(jobs: Job[]): Job[] {
     const seen = state.get(job.id);
     if (seen === "done") return;
     if (seen === "visiting") {
-      const cycle = [...trail.slice(trail.indexOf(job.id)), job.id];
+      // Printed in data-flow order: each job feeds the next.
+      const cycle = [...trail.slice(trail.indexOf(job.id)), job.id].reverse();
       throw new UserError(`Jobs form a cycle: ${cycle.join(" -> ")}`);
     }
     state.set(job.id, "visiting");

@@ -1,0 +1,301 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { CacheStore } from "../src/cache/store.ts";
+import { readNpy } from "../src/io/npy.ts";
+import { planJobs } from "../src/runner/plan.ts";
+import { RunInterrupted, runJobs } from "../src/runner/run.ts";
+import type { Plan, RunSummary } from "../src/runner/types.ts";
+import { UserError } from "../src/errors.ts";
+import { pipeline, type PipelineOptions } from "./runner_stages.ts";
+
+async function withCache(body: (store: CacheStore) => Promise<void>): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "rankone-cache-test-" });
+  try {
+    await body(await CacheStore.open(root));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+/** Plans and runs the test pipeline; returns the plan, the summary and the ids that executed. */
+async function planAndRun(
+  store: CacheStore,
+  options: PipelineOptions & { force?: string[]; until?: string } = {},
+): Promise<{ plan: Plan; summary: RunSummary; executed: string[] }> {
+  const executed: string[] = [];
+  const jobs = pipeline({ ...options, onRun: (id) => executed.push(id) });
+  const plan = await planJobs(jobs, { store, force: options.force });
+  const summary = await runJobs(plan, { until: options.until });
+  return { plan, summary, executed };
+}
+
+function statuses(plan: Plan): Record<string, string> {
+  return Object.fromEntries(
+    plan.jobs.map((p) => [p.job.id, p.reason ? `${p.status} ${p.reason}` : p.status]),
+  );
+}
+
+function byId(summary: RunSummary, id: string) {
+  const result = summary.results.find((r) => r.id === id);
+  assert.ok(result, `no result for ${id}`);
+  return result;
+}
+
+async function listTmp(store: CacheStore): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(store.tmpDir)) names.push(entry.name);
+  return names;
+}
+
+Deno.test("a first run runs every job in input order and writes the values its stages compute", async () => {
+  await withCache(async (store) => {
+    const { plan, summary, executed } = await planAndRun(store, { factor: 2, step: 0.5 });
+    assert.deepEqual(statuses(plan), {
+      "generate/x": "run MISSING",
+      "scale/y": "pending",
+      "quantize/q": "pending",
+      "summarize/q": "pending",
+      "stats/x": "pending",
+    });
+    assert.deepEqual(executed, ["generate/x", "scale/y", "quantize/q", "summarize/q", "stats/x"]);
+    assert.equal(summary.ran, 5);
+    const x = await readNpy(join(byId(summary, "generate/x").dir, "x.npy"));
+    const q = await readNpy(join(byId(summary, "quantize/q").dir, "q.npy"));
+    const expected = Array.from(x.data as Float32Array, (v) => Math.round((v * 2) / 0.5) * 0.5);
+    assert.deepEqual(Array.from(q.data as Float32Array), expected);
+    const summaryJson = JSON.parse(
+      await Deno.readTextFile(join(byId(summary, "summarize/q").dir, "summary.json")),
+    );
+    assert.equal(summaryJson.count, 64);
+    assert.equal(summaryJson.sum, expected.reduce((a, b) => a + b, 0));
+    // The log is kept beside the data, outside the content digest.
+    const log = await Deno.readTextFile(join(byId(summary, "generate/x").dir, "..", "log.txt"));
+    assert.equal(log, "wrote 64 values\n");
+    assert.deepEqual(await listTmp(store), []);
+  });
+});
+
+Deno.test("a second identical run executes nothing and returns the same digests", async () => {
+  await withCache(async (store) => {
+    const first = await planAndRun(store);
+    const second = await planAndRun(store);
+    assert.ok(second.plan.jobs.every((p) => p.status === "cached"));
+    assert.deepEqual(second.executed, []);
+    assert.equal(second.summary.cached, 5);
+    assert.deepEqual(
+      second.summary.results.map((r) => r.digest),
+      first.summary.results.map((r) => r.digest),
+    );
+  });
+});
+
+Deno.test("changing one param reruns that job and its downstream only (reason PARAMS, then INPUT)", async () => {
+  await withCache(async (store) => {
+    await planAndRun(store, { step: 0.01 });
+    const { plan, summary, executed } = await planAndRun(store, { factor: 3, step: 0.01 });
+    assert.deepEqual(statuses(plan), {
+      "generate/x": "cached",
+      "scale/y": "run PARAMS",
+      "quantize/q": "pending",
+      "summarize/q": "pending",
+      "stats/x": "cached",
+    });
+    assert.equal(plan.jobs[1]!.detail, "factor: 2 -> 3");
+    assert.deepEqual(executed, ["scale/y", "quantize/q", "summarize/q"]);
+    assert.equal(byId(summary, "quantize/q").reason, "INPUT");
+    assert.equal(byId(summary, "quantize/q").detail, "input y changed");
+  });
+});
+
+Deno.test("an upstream rerun that writes identical bytes leaves downstream jobs cached", async () => {
+  await withCache(async (store) => {
+    // factor 2.0000001 moves y by < 1e-6; quantizing at 0.5 gives the same q.npy bytes.
+    await planAndRun(store, { factor: 2, step: 0.5 });
+    const { summary, executed } = await planAndRun(store, { factor: 2.0000001, step: 0.5 });
+    assert.deepEqual(executed, ["scale/y", "quantize/q"]);
+    assert.equal(byId(summary, "summarize/q").status, "cached");
+  });
+});
+
+Deno.test("bumping a stage version reruns its jobs with reason VERSION", async () => {
+  await withCache(async (store) => {
+    await planAndRun(store);
+    const { plan, executed } = await planAndRun(store, { versions: { summarize: 2 } });
+    const summarize = plan.jobs.find((p) => p.job.id === "summarize/q")!;
+    assert.equal(summarize.reason, "VERSION");
+    assert.equal(summarize.detail, "summarize stage version 1 -> 2");
+    assert.deepEqual(executed, ["summarize/q"]);
+  });
+});
+
+Deno.test("--force reruns the named job (FORCED); identical bytes keep its downstream cached", async () => {
+  await withCache(async (store) => {
+    await planAndRun(store);
+    const { plan, summary, executed } = await planAndRun(store, { force: ["generate"] });
+    assert.equal(statuses(plan)["generate/x"], "run FORCED");
+    assert.equal(statuses(plan)["scale/y"], "pending");
+    assert.deepEqual(executed, ["generate/x"]);
+    assert.equal(byId(summary, "generate/x").reason, "FORCED");
+    assert.equal(summary.cached, 4);
+    const globbed = await planAndRun(store, { force: ["*/q"] });
+    assert.deepEqual(globbed.executed, ["quantize/q", "summarize/q"]);
+  });
+});
+
+Deno.test("an input that changed while its job stayed cached gives reason INPUT at plan time", async () => {
+  await withCache(async (store) => {
+    await planAndRun(store, { seed: 1 });
+    await planAndRun(store, { seed: 2, until: "generate/x" });
+    const { plan } = await planAndRun(store, { seed: 2, until: "generate" });
+    assert.equal(statuses(plan)["scale/y"], "run INPUT");
+    assert.equal(plan.jobs[1]!.detail, "input x changed");
+  });
+});
+
+Deno.test("until runs only the named job (or kind) and its upstream", async () => {
+  await withCache(async (store) => {
+    const { summary, executed } = await planAndRun(store, { until: "scale/y" });
+    assert.deepEqual(executed, ["generate/x", "scale/y"]);
+    assert.deepEqual(summary.results.map((r) => r.id), ["generate/x", "scale/y"]);
+    await assert.rejects(planAndRun(store, { until: "nope" }), /no job has this id or kind/);
+  });
+});
+
+Deno.test("a corrupted artifact file is a miss (reported as corrupt) and the job reruns", async () => {
+  await withCache(async (store) => {
+    const first = await planAndRun(store);
+    const y = join(byId(first.summary, "scale/y").dir, "y.npy");
+    const bytes = await Deno.readFile(y);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // same size, one flipped byte
+    await Deno.chmod(y, 0o644);
+    await Deno.writeFile(y, bytes);
+    const { plan, executed, summary } = await planAndRun(store);
+    assert.equal(statuses(plan)["scale/y"], "run MISSING");
+    assert.match(
+      plan.jobs[1]!.detail,
+      /artifact is corrupt: file data\/y.npy content does not match/,
+    );
+    // Rerunning restores the same bytes, so nothing downstream of scale/y reruns.
+    assert.deepEqual(executed, ["scale/y"]);
+    assert.equal(byId(summary, "scale/y").digest, byId(first.summary, "scale/y").digest);
+    assert.equal((await store.lookup(byId(summary, "scale/y").key)).found, true);
+  });
+});
+
+Deno.test("a rewrite that keeps size and mtime passes the stamp check but not full verification", async () => {
+  await withCache(async (store) => {
+    const { summary } = await planAndRun(store, { until: "scale" });
+    const result = byId(summary, "scale/y");
+    const y = join(result.dir, "y.npy");
+    const before = await Deno.stat(y);
+    const bytes = await Deno.readFile(y);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    await Deno.chmod(y, 0o644);
+    await Deno.writeFile(y, bytes);
+    await Deno.utime(y, before.atime!, before.mtime!);
+    assert.equal((await store.lookup(result.key)).found, true);
+    const full = await store.lookup(result.key, { verify: "full" });
+    assert.deepEqual(full, {
+      found: false,
+      problem: "file data/y.npy content does not match its sha256",
+    });
+  });
+});
+
+Deno.test("an extra or missing file in an artifact makes it a miss", async () => {
+  await withCache(async (store) => {
+    const { summary } = await planAndRun(store, { until: "stats" });
+    const stats = byId(summary, "stats/x");
+    await Deno.writeTextFile(join(stats.dir, "extra.txt"), "x");
+    assert.deepEqual(await store.lookup(stats.key), {
+      found: false,
+      problem: "unexpected file data/extra.txt",
+    });
+    await Deno.remove(join(stats.dir, "extra.txt"));
+    await Deno.remove(join(stats.dir, "nested", "stats.json"));
+    assert.deepEqual(await store.lookup(stats.key), {
+      found: false,
+      problem: "file data/nested/stats.json is missing",
+    });
+  });
+});
+
+Deno.test("artifact data files are read only, so a stage cannot edit its input in place", async () => {
+  await withCache(async (store) => {
+    const { summary } = await planAndRun(store, { until: "generate" });
+    const stat = await Deno.stat(join(byId(summary, "generate/x").dir, "x.npy"));
+    assert.equal(stat.mode! & 0o222, 0);
+  });
+});
+
+Deno.test("aborting the signal mid-job throws RunInterrupted (exit 130) and leaves no artifact", async () => {
+  await withCache(async (store) => {
+    const controller = new AbortController();
+    const jobs = pipeline({ scaleDelayMs: 200 });
+    const plan = await planJobs(jobs, { store });
+    let progressCalls = 0;
+    const display = {
+      begin() {},
+      jobStart() {},
+      jobProgress(_id: string, done: number) {
+        progressCalls++;
+        if (done === 2) controller.abort();
+      },
+      jobLog() {},
+      jobEnd() {},
+      end() {},
+    };
+    await assert.rejects(runJobs(plan, { signal: controller.signal, display }), (error) => {
+      assert.ok(error instanceof RunInterrupted);
+      assert.equal(error.exitCode, 130);
+      assert.match(error.message, /interrupted during scale\/y/);
+      return true;
+    });
+    assert.equal(progressCalls, 2);
+    assert.deepEqual(await listTmp(store), []);
+    const replanned = await planJobs(pipeline(), { store });
+    assert.deepEqual(statuses(replanned)["scale/y"], "run MISSING");
+    assert.deepEqual(statuses(replanned)["generate/x"], "cached");
+  });
+});
+
+Deno.test("a job that throws a UserError fails the run with its id and leaves no artifact", async () => {
+  await withCache(async (store) => {
+    const jobs = pipeline();
+    jobs[1]!.run = () => Promise.reject(new UserError("Cannot read /data/x: missing"));
+    const plan = await planJobs(jobs, { store });
+    await assert.rejects(runJobs(plan), /^UserError: scale\/y: Cannot read \/data\/x: missing$/);
+    assert.deepEqual(await listTmp(store), []);
+  });
+});
+
+Deno.test("planJobs rejects duplicate ids, unknown inputs, cycles and non-JSON params", async () => {
+  await withCache(async (store) => {
+    const jobs = pipeline();
+    await assert.rejects(planJobs([...jobs, jobs[0]!], { store }), /"generate\/x" is used twice/);
+    const unknown = pipeline();
+    unknown[1]!.inputs = { x: "nowhere" };
+    await assert.rejects(planJobs(unknown, { store }), /input "x" names unknown job "nowhere"/);
+    const cyclic = pipeline();
+    cyclic[0]!.inputs = { back: "quantize/q" };
+    await assert.rejects(
+      planJobs(cyclic, { store }),
+      /cycle: generate\/x -> scale\/y -> quantize\/q -> generate\/x/,
+    );
+    const nan = pipeline({ factor: NaN });
+    await assert.rejects(planJobs(nan, { store }), /job scale\/y params.factor: NaN/);
+  });
+});
+
+Deno.test("planJobs orders inputs before their users whatever order jobs are given in", async () => {
+  await withCache(async (store) => {
+    const plan = await planJobs(pipeline().reverse(), { store });
+    assert.deepEqual(plan.jobs.map((p) => p.job.id), [
+      "generate/x",
+      "stats/x",
+      "scale/y",
+      "quantize/q",
+      "summarize/q",
+    ]);
+  });
+});
