@@ -33,7 +33,18 @@ const FIXED_KEYS = ["extends", "matrix"];
 interface Assignment {
   path: string[];
   value: SpecNode;
-  keyOrigin: Origin;
+  /** Where each part of the dotted path was written. */
+  keyOrigins: Origin[];
+}
+
+/** The origin of each part of a dotted path written at `origin` (on one line). */
+function partOrigins(path: readonly string[], origin: Origin): Origin[] {
+  let column = origin.column;
+  return path.map((part) => {
+    const at = { ...origin, column };
+    column += part.length + 1;
+    return at;
+  });
 }
 
 /** Parses `NAME=value` arguments (`--set a.b=1`, `--var x=1`), the value as YAML. */
@@ -50,13 +61,13 @@ function parseAssignment(argument: string, flag: "--set" | "--var"): Assignment 
   }
   const value = parseYaml(source, equals + 1) ??
     { kind: "scalar", value: null, origin: source.origin(equals + 1), span: null };
-  return { path, value, keyOrigin: source.origin(0) };
+  return { path, value, keyOrigins: partOrigins(path, source.origin(0)) };
 }
 
 /** The matrix: dotted path -> the values it takes, each with where it was written. */
 interface MatrixAxis {
   path: string[];
-  keyOrigin: Origin;
+  keyOrigins: Origin[];
   values: SpecNode[];
 }
 
@@ -85,7 +96,7 @@ function readMatrix(node: SpecNode | undefined): MatrixAxis[] {
       }
       seen.add(text);
     }
-    return { path, keyOrigin: entry.keyOrigin, values: list.items };
+    return { path, keyOrigins: partOrigins(path, entry.keyOrigin), values: list.items };
   });
 }
 
@@ -133,12 +144,16 @@ export function compileSpec(path: string, options: CompileOptions = {}): Compile
   for (const set of sets) {
     const dotted = joinPath(set.path);
     if (FIXED_KEYS.includes(set.path[0] ?? "")) {
-      throw new SpecError(set.keyOrigin, `--set: cannot change "${dotted}"`);
+      throw new SpecError(set.keyOrigins[0] ?? null, `--set: cannot change "${dotted}"`);
     }
     const axis = axes.find((candidate) => joinPath(candidate.path) === dotted);
     if (axis !== undefined) {
-      const at = `${axis.keyOrigin.label}:${axis.keyOrigin.line}:${axis.keyOrigin.column}`;
-      throw new SpecError(set.keyOrigin, `--set: ${dotted} is varied by the matrix (${at})`);
+      const [axisOrigin] = axis.keyOrigins;
+      const at = axisOrigin ? `${axisOrigin.label}:${axisOrigin.line}:${axisOrigin.column}` : "";
+      throw new SpecError(
+        set.keyOrigins[0] ?? null,
+        `--set: ${dotted} is varied by the matrix (${at})`,
+      );
     }
     tree = setPath(tree, set.path, set);
   }
@@ -163,7 +178,7 @@ export function compileSpec(path: string, options: CompileOptions = {}): Compile
     point.forEach((value, index) => {
       const axis = axes[index];
       if (axis !== undefined) {
-        runTree = setPath(runTree, axis.path, { value, keyOrigin: axis.keyOrigin });
+        runTree = setPath(runTree, axis.path, { value, keyOrigins: axis.keyOrigins });
       }
     });
     const variables = { values: variablesOf(runTree, cliVariables), env: lookupEnv };

@@ -87,7 +87,7 @@ export function loadSpecTree(
       const cycle = [...chain.slice(chain.indexOf(target)), target]
         .map((file) => displayPath(file, context.cwd))
         .join(" -> ");
-      throw new SpecError(item.origin, `${where}: extends cycle: ${cycle}`);
+      throw new SpecError(item.origin, `${where}: cycle: ${cycle}`);
     }
     const fragment = loadSpecTree(target, context, {
       chain,

@@ -137,33 +137,35 @@ export function joinPath(path: readonly string[]): string {
 }
 
 /**
- * A copy of `root` with `value` at `path`, creating missing maps on the way (their keys point at
- * `keyOrigin`). Stepping into a value that is not a map is an error at `keyOrigin`.
+ * A copy of `root` with `value` at `path`, creating missing maps on the way; a created key points
+ * at `keyOrigins[depth]` (where that part of the dotted path was written). Stepping into a value
+ * that is not a map is an error there.
  */
 export function setPath(
   root: MapNode,
   path: readonly string[],
-  options: { value: SpecNode; keyOrigin: Origin },
+  options: { value: SpecNode; keyOrigins: readonly Origin[] },
 ): MapNode {
   const setFrom = (map: MapNode, depth: number): MapNode => {
     const key = path[depth];
     if (key === undefined) return map;
     const entries = new Map(map.entries);
     const existing = entries.get(key);
-    const keyOrigin = existing?.keyOrigin ?? options.keyOrigin;
+    const written = options.keyOrigins[depth] ?? options.keyOrigins[0] ?? map.origin;
+    const keyOrigin = existing?.keyOrigin ?? written;
     if (depth === path.length - 1) {
       entries.set(key, { keyOrigin, value: options.value });
       return { ...map, entries };
     }
     let child: MapNode;
     if (existing === undefined || isUnset(existing.value)) {
-      child = emptyMap(options.keyOrigin);
+      child = emptyMap(written);
     } else if (existing.value.kind === "map") {
       child = existing.value;
     } else {
       const inside = joinPath(path.slice(0, depth + 1));
       throw new SpecError(
-        options.keyOrigin,
+        written,
         `cannot set ${joinPath(path)}: ${inside} is ${describe(existing.value)}, not a map`,
       );
     }

@@ -230,7 +230,9 @@ function readBenchmark(top: Section, context: SchemaContext): ResolvedBenchmark 
         const item = subsetNode.items[index] ?? subsetNode;
         throw new SpecError(
           item.origin,
-          `${section.pathOf("datasets")}[${index}]: "${name}" is not in order ${orderName}`,
+          `${section.pathOf("datasets")}[${index}]: "${name}" is not in ${
+            orderName === "custom" ? "benchmark.order" : `order ${orderName}`
+          }`,
         );
       }
     });
