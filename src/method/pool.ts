@@ -1,0 +1,234 @@
+/**
+ * The rank-1 expert pool LoRA of one task: per adapted linear a rank-r LoRA whose r rank-1
+ * components are experts, a router that picks k of them per batch, and activation counts.
+ *
+ *   y = x·W0 + b + (alpha / r) · ((dropout(x) · A_S) · B_S)
+ *
+ * Layout: the release stores lora_A [r, d_in], lora_B [d_out, r] and the router weight [r, d_in]
+ * (PyTorch's out-major Linear). Here every matrix is input-major so each product is a plain
+ * matmul without transpose flags (slow on tfjs-wasm):
+ *   `down` [d_in, r] = lora_Aᵀ,  `up` [r, d_out] = lora_Bᵀ,  `routerWeight` [d_in, r] = router.weightᵀ.
+ * Expert j is column j of `down` and row j of `up`. The selection S is applied as a 0/1 mask on
+ * the rank dimension of the [tokens, r] intermediate; B·A is never formed.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ClipArch } from "../clip/arch.ts";
+import type { LinearApply, LinearLayer } from "../clip/linear.ts";
+import type { SeededRng } from "../io/rng.ts";
+import { hasRouter, type MethodConfig } from "./config.ts";
+import { type AdaptedModule, adapterModules } from "./modules.ts";
+import { countVotes, expertMask } from "./routing.ts";
+
+export interface ExpertAdapter {
+  readonly module: AdaptedModule;
+  /** [d_in, r] = release lora_Aᵀ; Kaiming-uniform(a = sqrt 5) init: U(±1/sqrt(d_in)). */
+  readonly down: tf.Variable<tf.Rank.R2>;
+  /** [r, d_out] = release lora_Bᵀ; zeros at init. */
+  readonly up: tf.Variable<tf.Rank.R2>;
+  /** [d_in, r] = release lora_router.weightᵀ (nn.Linear default init), or null without a router. */
+  readonly routerWeight: tf.Variable<tf.Rank.R2> | null;
+  /** [r] */
+  readonly routerBias: tf.Variable<tf.Rank.R1> | null;
+  /** [r] activation counts: votes received over the task so far. */
+  readonly counts: Float64Array;
+  /** [r] 0/1 mask of the experts active on the latest batch. */
+  lastMask: Float32Array;
+}
+
+export interface AdapterPool {
+  readonly config: MethodConfig;
+  /** alpha / r */
+  readonly scale: number;
+  /** By module name, in `adapterModules` order. */
+  readonly adapters: Map<string, ExpertAdapter>;
+}
+
+/** A variable owning `initial`'s values (the temporary tensor is released). */
+function variableFrom<R extends tf.Rank>(
+  initial: tf.Tensor<R>,
+  options: { trainable: boolean; name: string },
+): tf.Variable<R> {
+  const variable = tf.variable(initial, options.trainable, options.name);
+  initial.dispose();
+  return variable;
+}
+
+/** Uniform values in [-bound, bound) from the seeded generator: [rows, cols] row-major. */
+function uniformMatrix(rng: SeededRng, rows: number, cols: number, bound: number): Float32Array {
+  const values = new Float32Array(rows * cols);
+  for (let i = 0; i < values.length; i++) values[i] = rng.uniform(-bound, bound);
+  return values;
+}
+
+/**
+ * Draws in the release's [out, in] order, then transposes to [in, out], so a given seed gives
+ * the same matrix as drawing the release's layout element by element.
+ */
+function uniformInputMajor(
+  rng: SeededRng,
+  dIn: number,
+  options: { dOut: number; bound: number },
+): Float32Array {
+  const outMajor = uniformMatrix(rng, options.dOut, dIn, options.bound);
+  const inMajor = new Float32Array(outMajor.length);
+  for (let o = 0; o < options.dOut; o++) {
+    for (let i = 0; i < dIn; i++) inMajor[i * options.dOut + o] = outMajor[o * dIn + i]!;
+  }
+  return inMajor;
+}
+
+/**
+ * A fresh pool for one task: new A, zero B, new router per module, zero counts. Kaiming-uniform
+ * with a = sqrt 5 has bound gain·sqrt(3 / fan_in) = 1/sqrt(fan_in); nn.Linear's default init
+ * (router) uses the same bound for weight and bias.
+ */
+export function createAdapterPool(
+  arch: ClipArch,
+  config: MethodConfig,
+  options: { rng: SeededRng },
+): AdapterPool {
+  const { rng } = options;
+  const r = config.rank;
+  const adapters = new Map<string, ExpertAdapter>();
+  for (const module of adapterModules(arch, config)) {
+    const bound = 1 / Math.sqrt(module.dIn);
+    const trainableRouter = config.router !== "frozen";
+    const down = variableFrom(
+      tf.tensor2d(uniformInputMajor(rng, module.dIn, { dOut: r, bound }), [module.dIn, r]),
+      { trainable: true, name: `${module.name}.lora_A` },
+    );
+    const up = variableFrom(tf.zeros([r, module.dOut]) as tf.Tensor2D, {
+      trainable: true,
+      name: `${module.name}.lora_B`,
+    });
+    let routerWeight: tf.Variable<tf.Rank.R2> | null = null;
+    let routerBias: tf.Variable<tf.Rank.R1> | null = null;
+    if (hasRouter(config)) {
+      routerWeight = variableFrom(
+        tf.tensor2d(uniformInputMajor(rng, module.dIn, { dOut: r, bound }), [module.dIn, r]),
+        { trainable: trainableRouter, name: `${module.name}.router.weight` },
+      );
+      routerBias = variableFrom(tf.tensor1d(uniformMatrix(rng, 1, r, bound)), {
+        trainable: trainableRouter,
+        name: `${module.name}.router.bias`,
+      });
+    }
+    adapters.set(module.name, {
+      module,
+      down,
+      up,
+      routerWeight,
+      routerBias,
+      counts: new Float64Array(r),
+      lastMask: new Float32Array(r),
+    });
+  }
+  return { config, scale: config.alpha / config.rank, adapters };
+}
+
+/** The variables the optimiser updates: A, B and (when it learns) the router of every module. */
+export function trainableVariables(pool: AdapterPool): tf.Variable[] {
+  const variables: tf.Variable[] = [];
+  for (const adapter of pool.adapters.values()) {
+    variables.push(adapter.down, adapter.up);
+    if (pool.config.router !== "frozen" && adapter.routerWeight && adapter.routerBias) {
+      variables.push(adapter.routerWeight, adapter.routerBias);
+    }
+  }
+  return variables;
+}
+
+export function disposeAdapterPool(pool: AdapterPool): void {
+  for (const adapter of pool.adapters.values()) {
+    adapter.down.dispose();
+    adapter.up.dispose();
+    adapter.routerWeight?.dispose();
+    adapter.routerBias?.dispose();
+  }
+}
+
+/** Zeroes every module's activation counts (e.g. after a warm-up pass that should not count). */
+export function resetCounts(pool: AdapterPool): void {
+  for (const adapter of pool.adapters.values()) adapter.counts.fill(0);
+}
+
+/** x·W + b for x [batch, tokens, d_in] -> [batch, tokens, d_out]. */
+export function plainLinearApply(layer: LinearLayer, x: tf.Tensor3D): tf.Tensor3D {
+  const [batch, tokens, dIn] = x.shape;
+  const dOut = layer.weight.shape[1];
+  const flat = tf.reshape(x, [batch * tokens, dIn]);
+  return tf.reshape(tf.add(tf.matMul(flat, layer.weight), layer.bias), [batch, tokens, dOut]);
+}
+
+export interface PoolForwardOptions {
+  /** Training: dropout on the LoRA branch, counts accumulate. Evaluation: neither. */
+  training: boolean;
+  /** Seeds the dropout masks (needed when training with dropout > 0). */
+  rng?: SeededRng;
+  /** Count votes into the adapters' activation counts (default: when training). */
+  countActivations?: boolean;
+}
+
+/**
+ * The `LinearApply` hook that runs `pool` on the model's linears; layers without an adapter are
+ * applied plainly. As in the release, dropout is applied to the module input once and both the
+ * router (token 0) and the LoRA branch read the dropped input; the frozen x·W0 + b reads x.
+ */
+export function poolLinear(pool: AdapterPool, options: PoolForwardOptions): LinearApply {
+  const { config, scale } = pool;
+  const r = config.rank;
+  const countActivations = options.countActivations ?? options.training;
+  return (layer, x) => {
+    const adapter = pool.adapters.get(layer.name);
+    if (adapter === undefined) return plainLinearApply(layer, x);
+    const [batch, tokens, dIn] = x.shape;
+    const dOut = adapter.up.shape[1];
+    const base = plainLinearApply(layer, x);
+    let branchInput: tf.Tensor3D = x;
+    if (options.training && config.dropout > 0) {
+      if (options.rng === undefined) {
+        throw new Error("poolLinear: training with dropout needs an rng");
+      }
+      branchInput = tf.dropout(
+        x,
+        config.dropout,
+        undefined,
+        options.rng.nextUint32(),
+      ) as tf.Tensor3D;
+    }
+    const flat = tf.reshape(branchInput, [batch * tokens, dIn]);
+    const hidden = tf.matMul(flat, adapter.down); // [batch·tokens, r]
+
+    let gated: tf.Tensor;
+    if (config.routing === "all" || adapter.routerWeight === null || adapter.routerBias === null) {
+      const mask = new Float32Array(r).fill(1);
+      adapter.lastMask = mask;
+      if (countActivations) { for (let j = 0; j < r; j++) adapter.counts[j]! += batch; }
+      gated = tf.mul(hidden, scale);
+    } else {
+      // Token 0 of each sample ([CLS] in vision, the start token in text): [batch, d_in].
+      const first = tf.reshape(tf.slice(branchInput, [0, 0, 0], [batch, 1, dIn]), [batch, dIn]);
+      const probs = tf.softmax(tf.add(tf.matMul(first, adapter.routerWeight), adapter.routerBias));
+      const probValues = probs.dataSync(); // [batch, r]
+      const votes = countVotes(probValues, batch, { experts: r, k: config.topK });
+      const mask = expertMask(votes, config.topK);
+      adapter.lastMask = mask;
+      if (countActivations) { for (let j = 0; j < r; j++) adapter.counts[j]! += votes[j]!; }
+      if (config.router === "straight-through") {
+        // gate = mask · (1 + (p - p)): exactly the mask forward, d gate / d p = mask backward.
+        const constantProbs = tf.tensor2d(probValues, [batch, r]);
+        const gate = tf.mul(
+          tf.tensor1d(mask),
+          tf.add(1, tf.sub(probs, constantProbs)),
+        ); // [batch, r]
+        const perSample = tf.reshape(hidden, [batch, tokens, r]);
+        gated = tf.mul(tf.mul(perSample, tf.reshape(gate, [batch, 1, r])), scale);
+        gated = tf.reshape(gated, [batch * tokens, r]);
+      } else {
+        gated = tf.mul(hidden, tf.mul(tf.tensor1d(mask), scale));
+      }
+    }
+    const branch = tf.reshape(tf.matMul(gated as tf.Tensor2D, adapter.up), [batch, tokens, dOut]);
+    return tf.add(base, branch);
+  };
+}
