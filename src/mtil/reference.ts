@@ -44,6 +44,11 @@ export const DEFAULT_REFERENCE_PATH = decodeURIComponent(
 
 type Where = (node: unknown) => string;
 
+/** The first line of a YAML parser message, without its own "at line L, column C:" suffix. */
+function yamlMessage(message: string): string {
+  return (message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "");
+}
+
 function objectAt(value: unknown, what: string, where: string): Record<string, unknown> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new UserError(`${where}: ${what} must be a mapping`);
@@ -86,7 +91,7 @@ export function parseReference(text: string, path: string): ReferenceFile {
   if (document.errors.length > 0) {
     const error = document.errors[0]!;
     const { line, col } = lineCounter.linePos(error.pos[0]);
-    throw new UserError(`Cannot read ${path}:${line}:${col}: ${error.message.split("\n")[0]}`);
+    throw new UserError(`Cannot read ${path}:${line}:${col}: ${yamlMessage(error.message)}`);
   }
   // "path:line:column" of a node of the document, so a bad cell is easy to find.
   const where: Where = (node) => {
