@@ -5,11 +5,13 @@
  *   deno task table results/<run> [--format ...]
  *
  * Both take `--reference FILE [--group NAME] [--against ROW]` to add published rows and show each
- * cell's difference to one of them, and `--name NAME` to label the run's row.
+ * cell's difference to one of them, `--name NAME` to label the run's row, and `--plot FILE.svg` to
+ * also write the accuracy-matrix heatmap.
  * `--format json` prints exactly {"transfer":{"mean","per_dataset"},"average":...,"last":...}.
  */
 import { parseArgs } from "node:util";
 import { UserError } from "../errors.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
 import { order as taskOrder } from "../mtil/benchmark.ts";
 import { type AccuracyMatrix, readAccuracyMatrix, readRunFolder } from "../mtil/matrix.ts";
 import { computeMetrics, metricsToJson, zeroShotMetrics } from "../mtil/metrics.ts";
@@ -32,7 +34,8 @@ import {
 
 const USAGE =
   "usage: deno task table (--matrix FILE [--zero-shot-row] [--order I|II] | RUN_FOLDER) " +
-  "[--format md|csv|latex|json] [--reference FILE [--group NAME] [--against ROW]] [--name NAME]";
+  "[--format md|csv|latex|json] [--reference FILE [--group NAME] [--against ROW]] [--name NAME] " +
+  "[--plot FILE.svg]";
 
 function usageError(message: string): number {
   console.error(`error: ${message}\n${USAGE}`);
@@ -55,6 +58,7 @@ export async function main(args: string[]): Promise<number> {
         group: { type: "string" },
         against: { type: "string" },
         name: { type: "string" },
+        plot: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -113,6 +117,14 @@ export async function main(args: string[]): Promise<number> {
     rowName = values.name ?? path.replace(/^.*\//, "").replace(/\.[^.]*$/, "");
   }
   const metrics = computeMetrics(matrix.values, { source: matrix.source });
+  if (values.plot !== undefined) {
+    // Loaded only when asked for: vega is the heaviest import of this command.
+    const { accuracyMatrixSvg } = await import("../mtil/plots.ts");
+    const svg = await accuracyMatrixSvg(matrix, {
+      title: `${rowName}: accuracy (%) after each task`,
+    });
+    await writeFileAtomic(values.plot, new TextEncoder().encode(svg));
+  }
   if (format === "json") {
     console.log(JSON.stringify(metricsToJson(metrics)));
     return 0;

@@ -105,6 +105,8 @@ Deno.test("table on a run folder prints Markdown with differences to a reference
       "full-shot-order-I",
       "--against",
       "Continual-FT",
+      "--plot",
+      `${dir}/matrix.svg`,
     ]);
     assert.equal(code, 0);
     const lastBlock = stdout.slice(stdout.indexOf("### Last"));
@@ -114,6 +116,8 @@ Deno.test("table on a run folder prints Markdown with differences to a reference
     assert.match(ours, /\| 70\.0 \(-7\.3\) \|$/);
     assert.match(stdout, /\| Zero-shot \(this run\) \| 60\.0 \|/);
     assert.match(stdout, /\| ZSCL \| – \|.*\| 83\.6 \|/);
+    const svg = await Deno.readTextFile(`${dir}/matrix.svg`);
+    assert.equal(svg.split('aria-roledescription="rect mark"').length - 1, 12 * 11);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
