@@ -153,3 +153,24 @@ Deno.test("loadTokenizer() on a folder without tokenizer files names the folder 
     await Deno.remove(temp, { recursive: true });
   }
 });
+
+Deno.test("tokenizer.json with [first, second] merge pairs loads like the string form", async () => {
+  const temp = await Deno.makeTempDir();
+  try {
+    const written = await writeByteLevelTokenizer(`${temp}/base`, { merges: ["c a", "ca t</w>"] });
+    const json = {
+      model: {
+        type: "BPE",
+        vocab: Object.fromEntries(written.vocab),
+        merges: written.merges.map(([first, second]) => [first, second]),
+      },
+    };
+    await Deno.mkdir(`${temp}/pairs`);
+    await Deno.writeTextFile(`${temp}/pairs/tokenizer.json`, JSON.stringify(json));
+    const loaded = await loadTokenizer(`${temp}/pairs`);
+    assert.deepEqual(loaded.encode("cat cat"), [513, 513]);
+    assert.deepEqual(loaded.encode("cat"), written.encode("cat"));
+  } finally {
+    await Deno.remove(temp, { recursive: true });
+  }
+});
