@@ -1,0 +1,165 @@
+/**
+ * The run display. On a terminal: a live block (counts, the running job's progress bar with rate
+ * and ETA, the last finished jobs) redrawn in place, with log lines scrolling above it. Elsewhere
+ * (CI, files): plain lines, progress throttled to one line per job every few seconds:
+ *   [3/12] train/task-03-DTD: 120/500 it, 4.1 it/s, ETA 1m33s
+ */
+import type { JobResult, RunDisplay, RunSummary } from "../runner/types.ts";
+
+export interface ProgressDisplayOptions {
+  /** Live redrawing display; defaults to whether stderr is a terminal. */
+  tty?: boolean;
+  /** Where text goes; defaults to stderr. */
+  write?: (text: string) => void;
+  /** Milliseconds between progress lines (plain) or redraws (tty). */
+  throttleMs?: number;
+  /** Clock in ms (tests). */
+  now?: () => number;
+  /** Terminal width for the bar and line truncation. */
+  columns?: number;
+}
+
+interface Running {
+  id: string;
+  label: string;
+  startedAt: number;
+  done: number;
+  total: number;
+  note?: string;
+  /** When progress first moved, and at which count: the rate excludes setup time before it. */
+  firstAt?: number;
+  firstDone?: number;
+}
+
+export function createProgressDisplay(options: ProgressDisplayOptions = {}): RunDisplay {
+  const encoder = new TextEncoder();
+  const write = options.write ?? ((text: string) => Deno.stderr.writeSync(encoder.encode(text)));
+  const tty = options.tty ?? Deno.stderr.isTerminal();
+  const now = options.now ?? (() => performance.now());
+  const throttle = options.throttleMs ?? (tty ? 100 : 5000);
+  const columns = options.columns ?? terminalColumns();
+  let startedAt = now();
+  let ids: string[] = [];
+  let running: Running | null = null;
+  let lastEmit = -Infinity;
+  let drawnLines = 0;
+  const finished: string[] = [];
+  const counts = { ran: 0, cached: 0 };
+
+  const clip = (line: string) => (line.length > columns ? `${line.slice(0, columns - 1)}…` : line);
+  const progressText = (job: Running): string => {
+    const parts = [`${job.done}/${job.total} it`];
+    const t = now();
+    if (job.firstAt !== undefined && job.firstDone !== undefined && t > job.firstAt) {
+      const rate = (job.done - job.firstDone) / ((t - job.firstAt) / 1000);
+      if (rate > 0) {
+        parts.push(`${rate >= 10 ? rate.toFixed(0) : rate.toFixed(1)} it/s`);
+        parts.push(`ETA ${formatDuration((job.total - job.done) / rate)}`);
+      }
+    }
+    return parts.join(", ") + (job.note ? ` (${job.note})` : "");
+  };
+
+  // TTY: erase the live block, print scrolling text, draw the block again.
+  const redraw = (above = "") => {
+    let text = drawnLines > 0 ? `\x1b[${drawnLines}A\r\x1b[J` : "";
+    text += above;
+    const block: string[] = [];
+    const elapsed = formatDuration((now() - startedAt) / 1000);
+    const position = counts.ran + counts.cached + (running ? 1 : 0);
+    block.push(
+      `rankone ${position}/${ids.length} jobs · ${counts.ran} ran · ${counts.cached} cached · ${elapsed}`,
+    );
+    for (const line of finished.slice(-3)) block.push(`  ✓ ${line}`);
+    if (running) {
+      const width = Math.max(10, Math.min(30, columns - 60));
+      const filled = running.total > 0 ? Math.round((running.done / running.total) * width) : 0;
+      const bar = "█".repeat(Math.min(width, filled)) + "░".repeat(Math.max(0, width - filled));
+      block.push(`  ▸ ${running.label}`);
+      block.push(`    ${bar} ${progressText(running)}`);
+    }
+    text += block.map((line) => `${clip(line)}\n`).join("");
+    drawnLines = block.length;
+    write(text);
+    lastEmit = now();
+  };
+  const line = (text: string) => {
+    if (tty) redraw(`${clip(text)}\n`);
+    else write(`${text}\n`);
+  };
+
+  return {
+    begin(jobIds) {
+      ids = jobIds;
+      startedAt = now();
+      if (tty) redraw();
+    },
+    jobStart(id, info) {
+      const label = `[${info.index}/${info.total}] ${id}`;
+      running = { id, label, startedAt: now(), done: 0, total: 0 };
+      line(`${label}: run (${info.reason}: ${info.detail})`);
+    },
+    jobProgress(id, done, total, note) {
+      if (running?.id !== id) return;
+      if (running.firstAt === undefined) {
+        running.firstAt = now();
+        running.firstDone = done;
+      }
+      running.done = done;
+      running.total = total;
+      running.note = note;
+      if (now() - lastEmit < throttle && done < total) return;
+      if (tty) redraw();
+      else {
+        write(`${running.label}: ${progressText(running)}\n`);
+        lastEmit = now();
+      }
+    },
+    jobLog(id, text) {
+      line(`${running?.id === id ? running.label : id}: ${text}`);
+    },
+    jobEnd(result: JobResult, info) {
+      if (result.status === "cached") {
+        counts.cached++;
+        if (tty && now() - lastEmit >= throttle) redraw();
+        return;
+      }
+      counts.ran++;
+      running = null;
+      const text = `[${info.index}/${info.total}] ${result.id}: done in ${
+        formatDuration(result.seconds)
+      } (${result.digest.slice(0, 12)})`;
+      finished.push(text.replace(/^\[\d+\/\d+\] /, ""));
+      line(text);
+    },
+    end(summary: RunSummary, error?: unknown) {
+      const state = error === undefined ? "finished" : "stopped";
+      const text = `${state}: ${summary.ran} ran, ${summary.cached} cached in ${
+        formatDuration(summary.seconds)
+      }`;
+      running = null;
+      if (tty) {
+        redraw();
+        write(`${text}\n`);
+        drawnLines = 0;
+      } else write(`${text}\n`);
+    },
+  };
+}
+
+/** 0.4s, 12.3s, 1m33s, 2h05m. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  const s = Math.round(seconds);
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+function terminalColumns(): number {
+  try {
+    return Deno.consoleSize().columns;
+  } catch {
+    return 100;
+  }
+}
