@@ -26,3 +26,11 @@ export interface LinearLayer {
  * `x` is `[batch, tokens, d_in]`; the result `[batch, tokens, d_out]`.
  */
 export type LinearApply = (layer: LinearLayer, x: tf.Tensor3D) => tf.Tensor3D;
+
+/** The frozen layer as is: `x · W + b`, as one 2-D matmul over all tokens. */
+export const plainLinear: LinearApply = (layer, x) => {
+  const [batch, tokens, dIn] = x.shape;
+  const dOut = layer.weight.shape[1];
+  const flat = x.reshape([batch * tokens, dIn]); // [batch * tokens, d_in]
+  return flat.matMul(layer.weight).add(layer.bias).reshape([batch, tokens, dOut]) as tf.Tensor3D;
+};

@@ -1,0 +1,398 @@
+/**
+ * CLIP (Radford et al. 2021) as OpenAI's model.py builds it: a ViT image tower and a causal text
+ * transformer, both pre-LN with QuickGELU, each ending in a projection into the shared space.
+ *
+ * Every adapted linear (q, k, v, out, fc, proj of every block) is a `LinearLayer` in
+ * `model.linears` and is applied through a `LinearApply` hook, so a method can add adapters
+ * without touching this file. The forward is differentiable: training takes gradients w.r.t.
+ * adapter variables through the frozen weights.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { UserError } from "../errors.ts";
+import {
+  type ClipArch,
+  type EncoderName,
+  LINEAR_TARGETS,
+  linearName,
+  linearShape,
+  type LinearTarget,
+} from "./arch.ts";
+import { type LinearApply, type LinearLayer, plainLinear } from "./linear.ts";
+
+const LAYER_NORM_EPSILON = 1e-5;
+
+export interface LayerNorm {
+  weight: tf.Tensor1D; // [width]
+  bias: tf.Tensor1D; // [width]
+}
+
+/** The non-linear parameters of one residual block; its linears live in `model.linears`. */
+export interface Block {
+  ln1: LayerNorm;
+  ln2: LayerNorm;
+}
+
+export interface VisionTower {
+  /** The patch convolution as a matmul: [3 * patch * patch, width], rows in (channel, y, x) order. */
+  patchWeight: tf.Tensor2D;
+  classEmbedding: tf.Tensor1D; // [width]
+  positionalEmbedding: tf.Tensor2D; // [1 + grid * grid, width]
+  lnPre: LayerNorm;
+  blocks: Block[];
+  lnPost: LayerNorm;
+  projection: tf.Tensor2D; // [width, embed]
+}
+
+export interface TextTower {
+  tokenEmbedding: tf.Tensor2D; // [vocab, width]
+  positionalEmbedding: tf.Tensor2D; // [context, width]
+  blocks: Block[];
+  lnFinal: LayerNorm;
+  projection: tf.Tensor2D; // [width, embed]
+  /** 0 on and below the diagonal, -1e9 above: token i attends to tokens 0..i. */
+  causalMask: tf.Tensor2D; // [context, context]
+}
+
+export interface ClipModel {
+  arch: ClipArch;
+  /** Every adapted linear by name: `visual.blocks.3.attn.q`, `text.blocks.0.mlp.fc`, ... */
+  linears: Map<string, LinearLayer>;
+  vision: VisionTower;
+  text: TextTower;
+  /** log of the logit scale (OpenAI: ln 100 = 4.6052 after training). */
+  logitScale: tf.Scalar;
+}
+
+export interface EncodeOptions {
+  /** How adapted linears are applied; default `plainLinear` (x · W + b). */
+  linear?: LinearApply;
+}
+
+/**
+ * The parameters `buildModel` takes, by canonical name, in PyTorch's shapes (linear weights
+ * `[d_out, d_in]`, the patch convolution `[width, 3, patch, patch]`, projections `[width, embed]`).
+ * Adapted linears are named `linearName(...)` + `.weight` / `.bias`.
+ */
+export function parameterShapes(arch: ClipArch): Map<string, number[]> {
+  const { vision, text, embedDim } = arch;
+  const grid = vision.imageSize / vision.patchSize;
+  const shapes = new Map<string, number[]>();
+  const blocks = (encoder: EncoderName, prefix: string, layers: number, width: number) => {
+    for (let block = 0; block < layers; block++) {
+      for (const norm of ["ln_1", "ln_2"]) {
+        shapes.set(`${prefix}.blocks.${block}.${norm}.weight`, [width]);
+        shapes.set(`${prefix}.blocks.${block}.${norm}.bias`, [width]);
+      }
+      for (const target of LINEAR_TARGETS) {
+        const [dIn, dOut] = linearShape(arch, encoder, target);
+        shapes.set(`${linearName(encoder, block, target)}.weight`, [dOut, dIn]);
+        shapes.set(`${linearName(encoder, block, target)}.bias`, [dOut]);
+      }
+    }
+  };
+  shapes.set("visual.conv1.weight", [vision.width, 3, vision.patchSize, vision.patchSize]);
+  shapes.set("visual.class_embedding", [vision.width]);
+  shapes.set("visual.positional_embedding", [grid * grid + 1, vision.width]);
+  shapes.set("visual.ln_pre.weight", [vision.width]);
+  shapes.set("visual.ln_pre.bias", [vision.width]);
+  blocks("vision", "visual", vision.layers, vision.width);
+  shapes.set("visual.ln_post.weight", [vision.width]);
+  shapes.set("visual.ln_post.bias", [vision.width]);
+  shapes.set("visual.proj", [vision.width, embedDim]);
+  shapes.set("text.token_embedding", [text.vocabSize, text.width]);
+  shapes.set("text.positional_embedding", [text.contextLength, text.width]);
+  blocks("text", "text", text.layers, text.width);
+  shapes.set("text.ln_final.weight", [text.width]);
+  shapes.set("text.ln_final.bias", [text.width]);
+  shapes.set("text.proj", [text.width, embedDim]);
+  shapes.set("logit_scale", []);
+  return shapes;
+}
+
+/**
+ * Assembles a model from canonical parameters (see `parameterShapes`), taking ownership of the
+ * tensors: linear weights are transposed to input-major once here, the originals disposed.
+ */
+export function buildModel(arch: ClipArch, params: Map<string, tf.Tensor>): ClipModel {
+  const expected = parameterShapes(arch);
+  for (const [name, shape] of expected) {
+    const tensor = params.get(name);
+    if (tensor === undefined) throw new Error(`buildModel: parameter "${name}" is missing`);
+    if (!tf.util.arraysEqual(tensor.shape, shape)) {
+      throw new Error(`buildModel: "${name}" has shape [${tensor.shape}], expected [${shape}]`);
+    }
+  }
+  const take = <T extends tf.Tensor>(name: string) => params.get(name)! as T;
+  const layerNorm = (prefix: string): LayerNorm => ({
+    weight: take(`${prefix}.weight`),
+    bias: take(`${prefix}.bias`),
+  });
+  const linears = new Map<string, LinearLayer>();
+  const blocks = (encoder: EncoderName, prefix: string, layers: number): Block[] => {
+    const out: Block[] = [];
+    for (let block = 0; block < layers; block++) {
+      for (const target of LINEAR_TARGETS) {
+        const name = linearName(encoder, block, target);
+        const torchWeight = take<tf.Tensor2D>(`${name}.weight`); // [d_out, d_in]
+        const weight = tf.transpose(torchWeight); // [d_in, d_out]
+        torchWeight.dispose();
+        linears.set(name, { name, encoder, block, target, weight, bias: take(`${name}.bias`) });
+      }
+      out.push({
+        ln1: layerNorm(`${prefix}.blocks.${block}.ln_1`),
+        ln2: layerNorm(`${prefix}.blocks.${block}.ln_2`),
+      });
+    }
+    return out;
+  };
+  const conv = take<tf.Tensor4D>("visual.conv1.weight"); // [width, 3, p, p]
+  const patchWeight = tf.tidy(() => conv.reshape([arch.vision.width, -1]).transpose<tf.Tensor2D>());
+  conv.dispose();
+  const context = arch.text.contextLength;
+  const causalMask = tf.tidy(() =>
+    tf.linalg.bandPart(tf.ones([context, context]), -1, 0).sub(1).mul(1e9) as tf.Tensor2D
+  );
+  return {
+    arch,
+    linears,
+    vision: {
+      patchWeight,
+      classEmbedding: take("visual.class_embedding"),
+      positionalEmbedding: take("visual.positional_embedding"),
+      lnPre: layerNorm("visual.ln_pre"),
+      blocks: blocks("vision", "visual", arch.vision.layers),
+      lnPost: layerNorm("visual.ln_post"),
+      projection: take("visual.proj"),
+    },
+    text: {
+      tokenEmbedding: take("text.token_embedding"),
+      positionalEmbedding: take("text.positional_embedding"),
+      blocks: blocks("text", "text", arch.text.layers),
+      lnFinal: layerNorm("text.ln_final"),
+      projection: take("text.proj"),
+      causalMask,
+    },
+    logitScale: take("logit_scale"),
+  };
+}
+
+/** Every tensor a model owns. */
+function modelTensors(model: ClipModel): tf.Tensor[] {
+  const norms = (blocks: Block[]) => blocks.flatMap((b) => [b.ln1, b.ln2]);
+  const { vision, text } = model;
+  const layerNorms = [vision.lnPre, vision.lnPost, text.lnFinal, ...norms(vision.blocks)]
+    .concat(norms(text.blocks));
+  return [
+    ...[...model.linears.values()].flatMap((layer) => [layer.weight, layer.bias]),
+    ...layerNorms.flatMap((norm) => [norm.weight, norm.bias]),
+    vision.patchWeight,
+    vision.classEmbedding,
+    vision.positionalEmbedding,
+    vision.projection,
+    text.tokenEmbedding,
+    text.positionalEmbedding,
+    text.projection,
+    text.causalMask,
+    model.logitScale,
+  ];
+}
+
+export function disposeModel(model: ClipModel): void {
+  tf.dispose(modelTensors(model));
+}
+
+/** An independent copy (own tensors): e.g. the state before merging a task's experts. */
+export function cloneModel(model: ClipModel): ClipModel {
+  const ln = (norm: LayerNorm): LayerNorm => ({
+    weight: norm.weight.clone(),
+    bias: norm.bias.clone(),
+  });
+  const blocks = (list: Block[]) => list.map((b) => ({ ln1: ln(b.ln1), ln2: ln(b.ln2) }));
+  const linears = new Map<string, LinearLayer>();
+  for (const [name, layer] of model.linears) {
+    linears.set(name, { ...layer, weight: layer.weight.clone(), bias: layer.bias.clone() });
+  }
+  const { vision, text } = model;
+  return {
+    arch: model.arch,
+    linears,
+    vision: {
+      patchWeight: vision.patchWeight.clone(),
+      classEmbedding: vision.classEmbedding.clone(),
+      positionalEmbedding: vision.positionalEmbedding.clone(),
+      lnPre: ln(vision.lnPre),
+      blocks: blocks(vision.blocks),
+      lnPost: ln(vision.lnPost),
+      projection: vision.projection.clone(),
+    },
+    text: {
+      tokenEmbedding: text.tokenEmbedding.clone(),
+      positionalEmbedding: text.positionalEmbedding.clone(),
+      blocks: blocks(text.blocks),
+      lnFinal: ln(text.lnFinal),
+      projection: text.projection.clone(),
+      causalMask: text.causalMask.clone(),
+    },
+    logitScale: model.logitScale.clone(),
+  };
+}
+
+/** One adapted linear by name, or an error listing what exists. */
+export function getLinear(model: ClipModel, name: string): LinearLayer {
+  const layer = model.linears.get(name);
+  if (layer === undefined) {
+    throw new UserError(
+      `No linear layer "${name}" in ${model.arch.name} (e.g. ${linearName("vision", 0, "q")})`,
+    );
+  }
+  return layer;
+}
+
+/**
+ * Replaces a linear's weight (`[d_in, d_out]`, input-major), e.g. W + ΔW after merging experts.
+ * The model takes ownership of `weight` and disposes the old one.
+ */
+export function setLinearWeight(model: ClipModel, name: string, weight: tf.Tensor2D): void {
+  const layer = getLinear(model, name);
+  if (!tf.util.arraysEqual(layer.weight.shape, weight.shape)) {
+    throw new UserError(
+      `Cannot set ${name}: weight has shape [${weight.shape}], expected [${layer.weight.shape}]`,
+    );
+  }
+  if (layer.weight !== weight) layer.weight.dispose();
+  layer.weight = weight;
+}
+
+function layerNorm(x: tf.Tensor3D, norm: LayerNorm): tf.Tensor3D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return x.sub(mean).mul(tf.rsqrt(variance.add(LAYER_NORM_EPSILON))).mul(norm.weight).add(
+    norm.bias,
+  );
+}
+
+function quickGelu(x: tf.Tensor3D): tf.Tensor3D {
+  return x.mul(tf.sigmoid(x.mul(1.702)));
+}
+
+interface BlockContext {
+  model: ClipModel;
+  encoder: EncoderName;
+  heads: number;
+  linear: LinearApply;
+  mask: tf.Tensor2D | null;
+}
+
+function apply(context: BlockContext, block: number, target: LinearTarget, x: tf.Tensor3D) {
+  const layer = context.model.linears.get(linearName(context.encoder, block, target))!;
+  return context.linear(layer, x);
+}
+
+/** Multi-head self-attention of one block; `h` is `[batch, tokens, width]`. */
+function attention(context: BlockContext, block: number, h: tf.Tensor3D): tf.Tensor3D {
+  const [batch, tokens, width] = h.shape;
+  const heads = context.heads;
+  const headWidth = width / heads;
+  const split = (x: tf.Tensor3D) => x.reshape([batch, tokens, heads, headWidth]);
+  // Explicit transposes, no transposeA/B flags: wasm runs flagged matmuls ~45x slower.
+  const q = split(apply(context, block, "q", h)).transpose([0, 2, 1, 3]); // [b, heads, t, hw]
+  const kT = split(apply(context, block, "k", h)).transpose([0, 2, 3, 1]); // [b, heads, hw, t]
+  const v = split(apply(context, block, "v", h)).transpose([0, 2, 1, 3]); // [b, heads, t, hw]
+  let scores = tf.matMul(q.mul(1 / Math.sqrt(headWidth)), kT); // [b, heads, t, t]
+  if (context.mask !== null) scores = scores.add(context.mask);
+  const weights = tf.softmax(scores); // over the last axis: keys
+  const mixed = tf.matMul(weights, v).transpose([0, 2, 1, 3]); // [b, t, heads, hw]
+  return apply(context, block, "out", mixed.reshape([batch, tokens, width]));
+}
+
+/** Pre-LN residual blocks: x + attn(ln_1(x)), then x + mlp(ln_2(x)). */
+function transformer(context: BlockContext, blocks: Block[], x: tf.Tensor3D): tf.Tensor3D {
+  for (let index = 0; index < blocks.length; index++) {
+    const block = blocks[index]!;
+    x = x.add(attention(context, index, layerNorm(x, block.ln1)));
+    const hidden = quickGelu(apply(context, index, "fc", layerNorm(x, block.ln2)));
+    x = x.add(apply(context, index, "proj", hidden));
+  }
+  return x;
+}
+
+/**
+ * Image features: projected, NOT normalised. `pixels` is normalised NCHW `[N, 3, H, W]` with
+ * H = W = the model's image size. Returns `[N, embed]`.
+ */
+export function encodeImage(
+  model: ClipModel,
+  pixels: tf.Tensor4D,
+  options: EncodeOptions = {},
+): tf.Tensor2D {
+  const { imageSize, patchSize, width, heads } = model.arch.vision;
+  const [batch, channels, height, imageWidth] = pixels.shape;
+  if (channels !== 3 || height !== imageSize || imageWidth !== imageSize) {
+    throw new UserError(
+      `pixels have shape [${
+        pixels.shape.join(", ")
+      }], expected [N, 3, ${imageSize}, ${imageSize}]` +
+        ` for ${model.arch.name}`,
+    );
+  }
+  const grid = imageSize / patchSize;
+  const vision = model.vision;
+  return tf.tidy(() => {
+    // Patch embedding (a stride-p convolution) as a matmul over flattened patches, rank <= 4.
+    const rows = pixels.reshape([batch * 3 * grid, patchSize, grid, patchSize])
+      .transpose([0, 2, 1, 3]); // [b * 3 * gy, gx, py, px]
+    const patches = rows.reshape([batch, 3, grid * grid, patchSize * patchSize])
+      .transpose([0, 2, 1, 3]) // [b, g*g, 3, p*p]
+      .reshape([batch * grid * grid, 3 * patchSize * patchSize]);
+    const embedded = patches.matMul(vision.patchWeight).reshape([batch, grid * grid, width]);
+    const classToken = vision.classEmbedding.reshape([1, 1, width]).tile([batch, 1, 1]);
+    let x = tf.concat([classToken, embedded], 1).add(vision.positionalEmbedding) as tf.Tensor3D;
+    x = layerNorm(x, vision.lnPre); // [b, 1 + g*g, width]
+    const context: BlockContext = {
+      model,
+      encoder: "vision",
+      heads,
+      linear: options.linear ?? plainLinear,
+      mask: null,
+    };
+    x = transformer(context, vision.blocks, x);
+    const cls = layerNorm(x.slice([0, 0, 0], [batch, 1, width]), vision.lnPost); // [b, 1, width]
+    return cls.reshape([batch, width]).matMul(vision.projection) as tf.Tensor2D; // [b, embed]
+  });
+}
+
+/**
+ * Text features: projected, NOT normalised, pooled at each row's highest token id (the end token,
+ * as OpenAI's `text.argmax(dim=-1)`). `tokens` is int32 `[N, context]`. Returns `[N, embed]`.
+ */
+export function encodeText(
+  model: ClipModel,
+  tokens: tf.Tensor2D,
+  options: EncodeOptions = {},
+): tf.Tensor2D {
+  const { contextLength, width, heads } = model.arch.text;
+  const [batch, length] = tokens.shape;
+  if (length !== contextLength || tokens.dtype !== "int32") {
+    throw new UserError(
+      `tokens have shape [${tokens.shape.join(", ")}] ${tokens.dtype}, expected int32 ` +
+        `[N, ${contextLength}] for ${model.arch.name}`,
+    );
+  }
+  const text = model.text;
+  return tf.tidy(() => {
+    let x = tf.gather(text.tokenEmbedding, tokens).add(text.positionalEmbedding) as tf.Tensor3D;
+    const context: BlockContext = {
+      model,
+      encoder: "text",
+      heads,
+      linear: options.linear ?? plainLinear,
+      mask: text.causalMask,
+    };
+    x = transformer(context, text.blocks, x); // [b, context, width]
+    // Row i's end token sits at flat index i * context + argmax(tokens[i]).
+    const rowStart = tf.range(0, batch * contextLength, contextLength, "int32");
+    const flatIndex = tf.argMax(tokens, 1).add(rowStart);
+    const pooled = tf.gather(x.reshape([batch * contextLength, width]), flatIndex); // [b, width]
+    const normed = layerNorm(pooled.reshape([batch, 1, width]), text.lnFinal);
+    return normed.reshape([batch, width]).matMul(text.projection) as tf.Tensor2D; // [b, embed]
+  });
+}
