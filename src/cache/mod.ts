@@ -12,4 +12,5 @@ export {
   type IndexEntry,
   type Lookup,
   type PendingArtifact,
+  type Verification,
 } from "./store.ts";

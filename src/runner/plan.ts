@@ -7,7 +7,7 @@ import { canonicalJson } from "../cache/canonical_json.ts";
 import type { Job } from "../cache/job.ts";
 import { jobKey, type KeyMaterial } from "../cache/key.ts";
 import { diffJson, explainMiss } from "../cache/reason.ts";
-import { type Artifact, CacheStore } from "../cache/store.ts";
+import { type Artifact, CacheStore, type Verification } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
 import type { Plan, PlannedJob } from "./types.ts";
 
@@ -16,6 +16,8 @@ export interface PlanOptions {
   force?: string[];
   /** Defaults to `CacheStore.open()` (the project's cache, or $RANKONE_CACHE). */
   store?: CacheStore;
+  /** "full" rehashes every cached file; "stamp" (default) trusts unchanged size, mtime, inode. */
+  verify?: Verification;
 }
 
 /** A planned job, with the verified artifact kept for the runner when cached. */
@@ -30,7 +32,8 @@ export async function planJobs(jobs: Job[], options: PlanOptions = {}): Promise<
   const byId = new Map<string, PlannedJobWithArtifact>();
   const planned: PlannedJobWithArtifact[] = [];
   for (const job of ordered) {
-    const entry = await planOne(job, byId, { store, forced: isForced(job, force) });
+    const forced = isForced(job, force);
+    const entry = await planOne(job, byId, { store, forced, verify: options.verify });
     byId.set(job.id, entry);
     planned.push(entry);
   }
@@ -40,9 +43,9 @@ export async function planJobs(jobs: Job[], options: PlanOptions = {}): Promise<
 async function planOne(
   job: Job,
   byId: Map<string, PlannedJobWithArtifact>,
-  options: { store: CacheStore; forced: boolean },
+  options: { store: CacheStore; forced: boolean; verify?: Verification },
 ): Promise<PlannedJobWithArtifact> {
-  const { store, forced } = options;
+  const { store, forced, verify } = options;
   const inputs: Record<string, string> = {};
   const waitingFor: string[] = [];
   for (const [name, upstreamId] of Object.entries(job.inputs)) {
@@ -79,7 +82,7 @@ async function planOne(
   if (forced) {
     return { job, status: "run", reason: "FORCED", detail: "forced", key, waitingFor };
   }
-  const lookup = await store.lookup(key);
+  const lookup = await store.lookup(key, { verify });
   if (lookup.found) {
     const artifact = lookup.artifact;
     const digest = artifact.manifest.digest;

@@ -1,0 +1,189 @@
+/**
+ * Overhead of the job runner on a 12-task MTIL-shaped graph (100 jobs): a cold run that writes
+ * every artifact, then fully cached runs (plan + run, which must execute nothing), with the
+ * default stamp verification and with full rehashing. Artifact sizes are the real pipeline's
+ * (CLIP ViT-B/16 fp32 weights, prepared splits, adapters, heads) times `--scale`, so the byte
+ * figures stay honest while the benchmark stays small on a shared machine.
+ *
+ *   deno run -A bench/runner.ts [--scale 0.02] [--out results/bench/runner.json]
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import type { Job } from "../src/cache/job.ts";
+import { CacheStore } from "../src/cache/store.ts";
+import { planJobs } from "../src/runner/plan.ts";
+import { runJobs } from "../src/runner/run.ts";
+
+const MB = 1024 * 1024;
+const TASKS = 12;
+
+/** Approximate artifact sizes of the real pipeline, in MB. */
+const SIZES_MB = {
+  "load-clip": 598, // ViT-B/16 fp32: ~150M parameters
+  "prepare-train": 20, // 5-shot train split, uint8 224x224x3 per image
+  "prepare-test": 100, // test split, uint8
+  "few-shot": 20,
+  train: 10, // 144 modules x rank-12 A and B + routers, fp32
+  orthogonalize: 1,
+  merge: 10, // merged expert columns of one task
+  "zero-shot-head": 2, // 12 datasets x ~100 classes x 512 fp32
+  evaluate: 0.01,
+  report: 0.05,
+};
+
+/** A job writing `files` random files totalling `mb` megabytes (scaled). */
+function sizedJob(
+  id: string,
+  kind: keyof typeof SIZES_MB,
+  inputs: Record<string, string>,
+  options: { scale: number; files?: number },
+): Job {
+  const files = options.files ?? 2;
+  const bytes = Math.max(16, Math.round((SIZES_MB[kind] * MB * options.scale) / files));
+  return {
+    id,
+    kind,
+    version: 1,
+    params: { id, bytes, files },
+    inputs,
+    async run(ctx) {
+      const chunk = new Uint8Array(Math.min(bytes, 1 << 16));
+      for (let f = 0; f < files; f++) {
+        const file = await Deno.open(join(ctx.outDir, `part-${f}.bin`), {
+          write: true,
+          create: true,
+        });
+        for (let written = 0; written < bytes; written += chunk.length) {
+          crypto.getRandomValues(chunk);
+          await file.write(chunk.subarray(0, Math.min(chunk.length, bytes - written)));
+        }
+        file.close();
+      }
+      ctx.progress(1, 1);
+    },
+  };
+}
+
+/** 1 load + 12 x (train/test prepare, few-shot, train, orthogonalize, merge) + 13 heads + 13 evaluations + report = 100. */
+export function mtilShapedJobs(scale: number): Job[] {
+  const jobs: Job[] = [sizedJob("load-clip", "load-clip", {}, { scale, files: 1 })];
+  const opts = { scale };
+  let state = "load-clip";
+  let bank: string | null = null;
+  const states = [state];
+  for (let t = 1; t <= TASKS; t++) {
+    const task = `task-${String(t).padStart(2, "0")}`;
+    jobs.push(sizedJob(`prepare/${task}/train`, "prepare-train", {}, opts));
+    jobs.push(sizedJob(`prepare/${task}/test`, "prepare-test", {}, opts));
+    jobs.push(sizedJob(`few-shot/${task}`, "few-shot", { split: `prepare/${task}/train` }, opts));
+    const trainInputs: Record<string, string> = { model: state, shots: `few-shot/${task}` };
+    if (bank !== null) trainInputs.bank = bank;
+    jobs.push(sizedJob(`train/${task}`, "train", trainInputs, opts));
+    const bankInputs: Record<string, string> = { train: `train/${task}` };
+    if (bank !== null) bankInputs.previous = bank;
+    jobs.push(sizedJob(`orthogonalize/${task}`, "orthogonalize", bankInputs, opts));
+    bank = `orthogonalize/${task}`;
+    jobs.push(sizedJob(`merge/${task}`, "merge", { model: state, train: `train/${task}` }, opts));
+    state = `merge/${task}`;
+    states.push(state);
+  }
+  const tests = Array.from(
+    { length: TASKS },
+    (_, i) => [`t${i}`, `prepare/task-${String(i + 1).padStart(2, "0")}/test`],
+  );
+  const evaluations: Record<string, string> = {};
+  for (const [i, model] of states.entries()) {
+    jobs.push(sizedJob(`head/state-${i}`, "zero-shot-head", { model }, opts));
+    const id = `evaluate/state-${i}`;
+    jobs.push(
+      sizedJob(
+        id,
+        "evaluate",
+        { model, head: `head/state-${i}`, ...Object.fromEntries(tests) },
+        { scale, files: 1 },
+      ),
+    );
+    evaluations[`s${i}`] = id;
+  }
+  jobs.push(sizedJob("report", "report", evaluations, { scale, files: 3 }));
+  return jobs;
+}
+
+export interface RunnerBench {
+  jobs: number;
+  files: number;
+  bytes: number;
+  scale: number;
+  coldRunSeconds: number;
+  cachedRunSeconds: number[];
+  cachedRunMedianSeconds: number;
+  fullVerifySeconds: number;
+  fullVerifyMBPerSecond: number;
+  targetSeconds: number;
+}
+
+export async function benchRunner(options: { scale: number }): Promise<RunnerBench> {
+  const root = await Deno.makeTempDir({ prefix: "rankone-bench-runner-" });
+  try {
+    const jobs = mtilShapedJobs(options.scale);
+    let t0 = performance.now();
+    const cold = await runJobs(await planJobs(jobs, { store: await CacheStore.open(root) }));
+    const coldRunSeconds = (performance.now() - t0) / 1000;
+    const cachedRunSeconds: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      t0 = performance.now();
+      const store = await CacheStore.open(root);
+      const summary = await runJobs(await planJobs(mtilShapedJobs(options.scale), { store }));
+      cachedRunSeconds.push((performance.now() - t0) / 1000);
+      if (summary.ran !== 0) throw new Error(`cached run executed ${summary.ran} jobs`);
+    }
+    t0 = performance.now();
+    const store = await CacheStore.open(root);
+    await planJobs(mtilShapedJobs(options.scale), { store, verify: "full" });
+    const fullVerifySeconds = (performance.now() - t0) / 1000;
+    let files = 0;
+    let bytes = 0;
+    for (const result of cold.results) {
+      for await (const entry of Deno.readDir(result.dir)) {
+        files++;
+        bytes += (await Deno.stat(join(result.dir, entry.name))).size;
+      }
+    }
+    const sorted = [...cachedRunSeconds].sort((a, b) => a - b);
+    return {
+      jobs: jobs.length,
+      files,
+      bytes,
+      scale: options.scale,
+      coldRunSeconds,
+      cachedRunSeconds,
+      cachedRunMedianSeconds: sorted[Math.floor(sorted.length / 2)]!,
+      fullVerifySeconds,
+      fullVerifyMBPerSecond: bytes / MB / fullVerifySeconds,
+      targetSeconds: 2,
+    };
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    strict: true,
+    options: { scale: { type: "string", default: "0.02" }, out: { type: "string" } },
+  });
+  const out = values.out ??
+    fileURLToPath(new URL("../results/bench/runner.json", import.meta.url));
+  const result = await benchRunner({ scale: Number(values.scale) });
+  const text = JSON.stringify(
+    { bench: "runner", date: new Date().toISOString(), deno: Deno.version.deno, ...result },
+    null,
+    2,
+  );
+  const tmp = `${out}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.writeTextFile(tmp, `${text}\n`);
+  await Deno.rename(tmp, out);
+  console.log(text);
+}
