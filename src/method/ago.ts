@@ -44,7 +44,12 @@ export function agoLoss(
       columns: options.current,
       critical: options.critical,
     });
-    const current = tf.gather(adapter.up, tf.tensor1d(experts, "int32")); // [c, d_out]
+    // Rows of `up` picked by a one-hot [c, r] matmul: gather's gradient needs
+    // UnsortedSegmentSum, which tfjs-wasm lacks.
+    const r = adapter.counts.length;
+    const selector = new Float32Array(experts.length * r);
+    experts.forEach((expert, row) => (selector[row * r + expert] = 1));
+    const current = tf.matMul(tf.tensor2d(selector, [experts.length, r]), adapter.up); // [c, d_out]
     terms.push(tf.sum(tf.abs(tf.matMul(current, past)))); // |[c, n]| summed
   }
   if (terms.length === 0) return null;
