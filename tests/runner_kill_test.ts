@@ -33,7 +33,7 @@ Deno.test("SIGKILL mid-job leaves only a temp folder; the rerun matches an unint
   const cleanRoot = await Deno.makeTempDir({ prefix: "rankone-clean-" });
   try {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", FIXTURE, killedRoot, "20000"],
+      args: ["run", "-A", FIXTURE, killedRoot, "3000"],
       stdout: "piped",
       stderr: "null",
       env: { DENO_NO_UPDATE_CHECK: "1" },
@@ -82,5 +82,38 @@ Deno.test("SIGKILL mid-job leaves only a temp folder; the rerun matches an unint
   } finally {
     await Deno.remove(killedRoot, { recursive: true });
     await Deno.remove(cleanRoot, { recursive: true });
+  }
+});
+
+Deno.test("SIGINT mid-job stops the run with exit code 130 and leaves no temp folder or artifact", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rankone-int-" });
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", FIXTURE, root, "3000"],
+      stdout: "piped",
+      stderr: "null",
+      env: { DENO_NO_UPDATE_CHECK: "1" },
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    let interrupted = false;
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+      if (!interrupted && seen.includes("progress scale/y 2/10")) {
+        child.kill("SIGINT");
+        interrupted = true;
+      }
+    }
+    const status = await child.status;
+    assert.equal(status.code, 130);
+    assert.match(seen, /error: interrupted during scale\/y; its partial output was discarded/);
+    const store = await CacheStore.open(root);
+    for await (const _ of Deno.readDir(store.tmpDir)) assert.fail("tmp/ should be empty");
+    const plan = await planJobs(pipeline(), { store });
+    assert.deepEqual(plan.jobs.slice(0, 2).map((p) => p.status), ["cached", "run"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
