@@ -256,7 +256,8 @@ export function setLinearWeight(model: ClipModel, name: string, weight: tf.Tenso
   const layer = getLinear(model, name);
   if (!tf.util.arraysEqual(layer.weight.shape, weight.shape)) {
     throw new UserError(
-      `Cannot set ${name}: weight has shape [${weight.shape}], expected [${layer.weight.shape}]`,
+      `Cannot set ${name}: weight has shape [${weight.shape.join(", ")}], expected ` +
+        `[${layer.weight.shape.join(", ")}]`,
     );
   }
   if (layer.weight !== weight) layer.weight.dispose();
