@@ -1,0 +1,216 @@
+/**
+ * Training step time of the expert pool per backend, and where it goes: vision encoder, text
+ * encoder (each forward + backward with adapters), the adapters' own cost (forward with adapters
+ * minus the plain forward, scaled to forward + backward), and the optimiser update. Models have
+ * generated weights (nothing is loaded): the tiny CLIP, and ViT-B/16's shapes at batch 32.
+ *
+ *   deno run -A bench/train.ts [--quick] [--backends cpu,wasm] [--reps 3] [--out results/bench/train.json]
+ *
+ * `--quick`: the tiny model only, batch 4, one rep, cpu (a smoke test of this file).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { availableBackends, type ConcreteBackend, useBackend } from "../src/clip/backend.ts";
+import { plainLinear } from "../src/clip/linear.ts";
+import { type ClipModel, disposeModel, encodeImage, encodeText } from "../src/clip/model.ts";
+import { loadArchPreset } from "../src/clip/presets.ts";
+import { randomClipModel } from "../src/clip/synthetic.ts";
+import { writeFileAtomic } from "../src/io/atomic.ts";
+import { SeededRng } from "../src/io/rng.ts";
+import { loadMethodConfig } from "../src/method/config.ts";
+import { AdamW } from "../src/method/optimizer.ts";
+import {
+  createAdapterPool,
+  disposeAdapterPool,
+  poolLinear,
+  trainableVariables,
+} from "../src/method/pool.ts";
+import { clipLoss } from "../src/method/train.ts";
+
+const USAGE =
+  "usage: deno run -A bench/train.ts [--quick] [--backends cpu,wasm] [--reps N] [--out FILE]";
+
+interface Case {
+  arch: string;
+  batch: number;
+}
+
+interface Measurement {
+  backend: ConcreteBackend;
+  arch: string;
+  batch: number;
+  /** Milliseconds, median over reps. */
+  stepMs: number;
+  visionMs: number;
+  textMs: number;
+  adaptersMs: number;
+  optimizerMs: number;
+  /** Each part's share of the step (the rest: loss, AGO, data, bookkeeping). */
+  shares: { vision: number; text: number; adapters: number; optimizer: number };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Runs `body` (which must read its result back) `reps` times after one warm-up; median ms. */
+function timeMs(reps: number, body: () => void): number {
+  body();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const start = performance.now();
+    body();
+    times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+function measure(backend: ConcreteBackend, testCase: Case, reps: number): Measurement {
+  const arch = loadArchPreset(testCase.arch);
+  const model: ClipModel = randomClipModel(arch, { seed: 0 });
+  const method = loadMethodConfig("expert-pool");
+  const pool = createAdapterPool(arch, method, { rng: new SeededRng(0) });
+  const variables = trainableVariables(pool);
+  const optimizer = new AdamW(variables, { weightDecay: 0.01, betas: [0.9, 0.999] });
+  const linear = poolLinear(pool, { training: true, rng: new SeededRng(1) });
+  const { batch } = testCase;
+  const size = arch.vision.imageSize;
+  const context = arch.text.contextLength;
+  const pixels = tf.randomNormal([batch, 3, size, size], 0, 1, "float32", 2) as tf.Tensor4D;
+  const tokenIds = new Int32Array(batch * context);
+  for (let row = 0; row < batch; row++) {
+    tokenIds.set([arch.text.vocabSize - 2, row + 1, arch.text.vocabSize - 1], row * context);
+  }
+  const tokens = tf.tensor2d(tokenIds, [batch, context], "int32");
+  const targets = tf.eye(batch) as tf.Tensor2D;
+  const gradOf = (f: () => tf.Scalar) => {
+    const { value, grads } = tf.variableGrads(f, variables);
+    value.dataSync();
+    tf.dispose([value, ...Object.values(grads)]);
+  };
+  try {
+    const stepMs = timeMs(reps, () => {
+      const { value, grads } = tf.variableGrads(
+        () =>
+          clipLoss(encodeText(model, tokens, { linear }), encodeImage(model, pixels, { linear }), {
+            logitScale: model.logitScale,
+            targets,
+          }),
+        variables,
+      );
+      value.dataSync();
+      optimizer.applyGradients(grads, 1e-3);
+      variables[0]!.dataSync();
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    const visionMs = timeMs(
+      reps,
+      () => gradOf(() => tf.sum(encodeImage(model, pixels, { linear }))),
+    );
+    const textMs = timeMs(reps, () => gradOf(() => tf.sum(encodeText(model, tokens, { linear }))));
+    const forward = (hook: typeof linear) =>
+      timeMs(reps, () => {
+        tf.tidy(() => {
+          encodeImage(model, pixels, { linear: hook }).dataSync();
+          encodeText(model, tokens, { linear: hook }).dataSync();
+        });
+      });
+    const adaptedForward = forward(linear);
+    const plainForward = forward(plainLinear);
+    // The adapters' share of the encoders' forward, applied to their forward + backward time.
+    const adaptersMs = Math.max(0, (adaptedForward - plainForward) / adaptedForward) *
+      (visionMs + textMs);
+    const gradients = tf.tidy(() =>
+      Object.fromEntries(variables.map((v) => [v.name, tf.onesLike(v)]))
+    );
+    const optimizerMs = timeMs(reps, () => {
+      optimizer.applyGradients(gradients, 1e-3);
+      variables[0]!.dataSync();
+    });
+    tf.dispose(Object.values(gradients));
+    const share = (ms: number) => Math.round((1000 * ms) / stepMs) / 1000;
+    return {
+      backend,
+      arch: testCase.arch,
+      batch,
+      stepMs,
+      visionMs,
+      textMs,
+      adaptersMs,
+      optimizerMs,
+      shares: {
+        vision: share(visionMs),
+        text: share(textMs),
+        adapters: share(adaptersMs),
+        optimizer: share(optimizerMs),
+      },
+    };
+  } finally {
+    tf.dispose([pixels, tokens, targets]);
+    optimizer.dispose();
+    disposeAdapterPool(pool);
+    disposeModel(model);
+  }
+}
+
+export async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        quick: { type: "boolean", default: false },
+        backends: { type: "string" },
+        reps: { type: "string" },
+        out: {
+          type: "string",
+          default: fileURLToPath(new URL("../results/bench/train.json", import.meta.url)),
+        },
+      },
+    }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const reps = Number(values.reps ?? (values.quick ? 1 : 3));
+  if (!Number.isInteger(reps) || reps < 1) {
+    console.error(`--reps must be a positive integer\n${USAGE}`);
+    return 2;
+  }
+  const backends = values.backends !== undefined
+    ? values.backends.split(",").map((b) => b.trim()) as ConcreteBackend[]
+    : values.quick
+    ? ["cpu" as const]
+    : await availableBackends();
+  const cases: Case[] = values.quick
+    ? [{ arch: "clip-tiny", batch: 4 }]
+    : [{ arch: "clip-tiny", batch: 32 }, { arch: "ViT-B-16", batch: 32 }];
+  const results: Measurement[] = [];
+  for (const backend of backends) {
+    await useBackend(backend);
+    for (const testCase of cases) {
+      const result = measure(backend, testCase, reps);
+      results.push(result);
+      console.log(
+        `${backend} ${testCase.arch} batch ${testCase.batch}: ${
+          result.stepMs.toFixed(1)
+        } ms/step ` +
+          `(vision ${result.shares.vision}, text ${result.shares.text}, adapters ` +
+          `${result.shares.adapters}, optimizer ${result.shares.optimizer})`,
+      );
+    }
+  }
+  const out = values.out;
+  await Deno.mkdir(out.slice(0, out.lastIndexOf("/")) || ".", { recursive: true });
+  const report = { bench: "train", method: "expert-pool", quick: values.quick, reps, results };
+  await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n"));
+  console.log(`wrote ${out}`);
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
