@@ -12,7 +12,7 @@
  *   <root>/tmp/<key>.<pid>.<random>/       artifacts being written; renamed into artifacts/ when
  *                                          complete, so a crash leaves at most a folder here
  */
-import { join, relative, sep } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.ts";
 import { canonicalJson, type JsonValue } from "./canonical_json.ts";
@@ -29,7 +29,7 @@ import {
 /** `.cache/rankone` in the project folder, or `$RANKONE_CACHE` when set. */
 export function defaultCacheRoot(): string {
   const fromEnv = Deno.env.get("RANKONE_CACHE");
-  if (fromEnv !== undefined && fromEnv !== "") return join(Deno.cwd(), fromEnv);
+  if (fromEnv !== undefined && fromEnv !== "") return resolve(fromEnv);
   return fileURLToPath(new URL("../../.cache/rankone", import.meta.url));
 }
 
