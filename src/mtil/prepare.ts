@@ -1,0 +1,461 @@
+/**
+ * Decoded, preprocessed image sets: a dataset split turned ONCE into a compact uint8 tensor
+ * `[N, size, size, 3]` (CLIP's eval geometry: shortest side to `size`, bicubic, centre crop) with
+ * int32 labels and the class names, so the 12 evaluation rounds of an MTIL run never decode an
+ * image twice; and the few-shot training set, each image decoded and augmented
+ * (RandomResizedCrop, scale 0.9-1.0, bicubic) once and stored the same way.
+ *
+ * Pure compute: inputs in, typed arrays out. Storing them is the caller's (the stages'), through
+ * `writeImageSet` / `readImageSet` (.npy + JSON, every file written atomically).
+ */
+import { UserError } from "../errors.ts";
+import {
+  decodeImage,
+  preprocessToUint8,
+  randomResizedCrop,
+  rgbFromPixels,
+  type RgbImage,
+} from "../io/image.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { npyToInt32, readNpy, writeNpy } from "../io/npy.ts";
+import { SeededRng } from "../io/rng.ts";
+import {
+  type DatasetSplit,
+  mtilDataset,
+  readDatasetSplit,
+  type Sample,
+  type Split,
+} from "./datasets/registry.ts";
+
+/** Images decoded at once; sharp decodes on its own threads while the JS resize runs. */
+export const DEFAULT_DECODE_CONCURRENCY = 4;
+
+/** The train-time augmentation of the method as released: RandomResizedCrop(size, 0.9-1.0). */
+export const FEW_SHOT_CROP_SCALE: readonly [number, number] = [0.9, 1.0];
+
+/** Called after each image: `done` of `total` images processed. */
+export type ProgressCallback = (done: number, total: number) => void;
+
+/** A set of images of one dataset split, decoded into one uint8 tensor. */
+export interface ImageSet {
+  dataset: string;
+  split: Split;
+  /** Side of the square images in pixels. */
+  size: number;
+  /** Class names as the benchmark prompts with them; labels index into this list. */
+  classNames: string[];
+  /** `[count, size, size, 3]` uint8 RGB, row-major HWC per image; null = not stored. */
+  images: Uint8Array | null;
+  labels: Int32Array; // [count]
+  /** Where each image sits in the split's sample order (the reader's deterministic order). */
+  sampleIndices: Int32Array; // [count]
+  /** Each image's path relative to the data root (`<file>#<index>` for array datasets). */
+  paths: string[];
+}
+
+/** A test (or train) split in CLIP's eval preprocessing, ready for `evaluate`. */
+export interface PreparedSplit extends ImageSet {
+  images: Uint8Array;
+}
+
+export interface PrepareOptions {
+  /** Square side to resize + centre-crop to (the model's image size: 224 for ViT-B/16). */
+  size: number;
+  /**
+   * At most this many images, chosen by `balancedSubset` (deterministic, class-balanced; meant
+   * for quick runs whose numbers are not comparable to full-split ones). Absent = every image.
+   */
+  limit?: number;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+  /** Images decoded at once; default DEFAULT_DECODE_CONCURRENCY. */
+  concurrency?: number;
+}
+
+// ---- subsets -------------------------------------------------------------------------------------
+
+/**
+ * A deterministic, class-balanced subset of at most `limit` samples, as positions in split order
+ * (ascending). Classes are visited round-robin in label order, each round taking every class's
+ * next sample in split order, until `limit` are taken: per-class counts differ by at most one
+ * (lower labels get the extra image) unless a class runs out of samples.
+ */
+export function balancedSubset(labels: ArrayLike<number>, limit: number): Int32Array {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new UserError(`The image limit must be a positive integer, got ${limit}`);
+  }
+  if (limit >= labels.length) return Int32Array.from({ length: labels.length }, (_, i) => i);
+  const byClass = new Map<number, number[]>();
+  for (let index = 0; index < labels.length; index++) {
+    const label = labels[index]!;
+    const members = byClass.get(label);
+    if (members === undefined) byClass.set(label, [index]);
+    else members.push(index);
+  }
+  const classes = [...byClass.keys()].sort((a, b) => a - b);
+  const chosen: number[] = [];
+  for (let round = 0; chosen.length < limit; round++) {
+    for (const label of classes) {
+      const index = byClass.get(label)![round];
+      if (index === undefined) continue;
+      chosen.push(index);
+      if (chosen.length === limit) break;
+    }
+  }
+  return Int32Array.from(chosen.sort((a, b) => a - b));
+}
+
+// ---- decoding ------------------------------------------------------------------------------------
+
+/** The layout line of a dataset for error messages, or null for names the registry lacks. */
+function layoutOf(dataset: string): string | null {
+  try {
+    return mtilDataset(dataset).layout;
+  } catch {
+    return null;
+  }
+}
+
+/** One sample as RGB: a file decoded, or a slice of an array file. Errors name the file. */
+export async function loadSample(split: DatasetSplit, sample: Sample): Promise<RgbImage> {
+  if (sample.kind === "array") {
+    const { height, width, channels, pixels } = sample.images;
+    const bytes = height * width * channels;
+    return rgbFromPixels(pixels.subarray(sample.index * bytes, (sample.index + 1) * bytes), {
+      width,
+      height,
+      channels,
+    });
+  }
+  const path = `${split.root.replace(/\/+$/, "")}/${sample.path}`;
+  try {
+    return await decodeImage(path);
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    const layout = layoutOf(split.dataset);
+    throw new UserError(
+      `${split.dataset} (${split.split} split): ${error.message}` +
+        (layout === null ? "" : ` (torchvision layout ${layout})`),
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Runs `task(0..count-1)` with at most `concurrency` in flight. The first failure (or an abort)
+ * stops new tasks and is rethrown once those in flight have settled.
+ */
+async function forEachConcurrent(
+  count: number,
+  task: (index: number) => Promise<void>,
+  options: { concurrency: number; signal?: AbortSignal },
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < count) {
+      options.signal?.throwIfAborted();
+      const index = next++;
+      try {
+        await task(index);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(options.concurrency, count)) }, worker);
+  const results = await Promise.allSettled(workers);
+  const rejected = results.find((result) => result.status === "rejected");
+  if (rejected !== undefined) throw (rejected as PromiseRejectedResult).reason;
+}
+
+function checkSize(size: number): void {
+  if (!Number.isInteger(size) || size < 1) {
+    throw new UserError(`The image size must be a positive integer, got ${size}`);
+  }
+}
+
+/**
+ * Decodes the samples at `indices` of `split` and turns each into `size x size x 3` uint8 with
+ * `transform`, in index order, into one `[indices.length, size, size, 3]` tensor.
+ */
+async function decodeInto(
+  split: DatasetSplit,
+  indices: Int32Array,
+  transform: (image: RgbImage, position: number) => Uint8Array,
+  options: PrepareOptions,
+): Promise<Uint8Array> {
+  const { size } = options;
+  const imageBytes = size * size * 3;
+  const images = new Uint8Array(indices.length * imageBytes); // [count, size, size, 3]
+  let done = 0;
+  await forEachConcurrent(indices.length, async (position) => {
+    const sample = split.samples[indices[position]!];
+    if (sample === undefined) {
+      throw new RangeError(`sample index ${indices[position]} is outside ${split.dataset}`);
+    }
+    const pixels = transform(await loadSample(split, sample), position);
+    images.set(pixels, position * imageBytes);
+    done += 1;
+    options.onProgress?.(done, indices.length);
+  }, {
+    concurrency: options.concurrency ?? DEFAULT_DECODE_CONCURRENCY,
+    signal: options.signal,
+  });
+  return images;
+}
+
+function labelsAt(split: DatasetSplit, indices: Int32Array): Int32Array {
+  return Int32Array.from(indices, (index) => split.samples[index]!.label);
+}
+
+/**
+ * CLIP's eval preprocessing of an already-read split (see `prepareSplit`): every image (or the
+ * `limit` subset) decoded once, resized + centre-cropped to `size`, stored as uint8.
+ */
+export async function prepareSamples(
+  split: DatasetSplit,
+  options: PrepareOptions,
+): Promise<PreparedSplit> {
+  checkSize(options.size);
+  const allLabels = split.samples.map((sample) => sample.label);
+  const sampleIndices = options.limit === undefined
+    ? Int32Array.from(allLabels, (_, i) => i)
+    : balancedSubset(allLabels, options.limit);
+  const images = await decodeInto(
+    split,
+    sampleIndices,
+    (image) => preprocessToUint8(image, options.size),
+    options,
+  );
+  return {
+    dataset: split.dataset,
+    split: split.split,
+    size: options.size,
+    classNames: [...split.classNames],
+    images,
+    labels: labelsAt(split, sampleIndices),
+    sampleIndices,
+    paths: Array.from(sampleIndices, (index) => split.samples[index]!.path),
+  };
+}
+
+/**
+ * Reads split `split` of `dataset` under the data root and prepares it (see `prepareSamples`).
+ * A missing layout or an undecodable image is a UserError naming the dataset and the file.
+ */
+export async function prepareSplit(
+  root: string,
+  options: PrepareOptions & { dataset: string; split: Split },
+): Promise<PreparedSplit> {
+  const split = await readDatasetSplit(root, options.dataset, options.split);
+  return await prepareSamples(split, options);
+}
+
+// ---- augmentation --------------------------------------------------------------------------------
+
+export interface AugmentOptions {
+  size: number;
+  /**
+   * Seeds the crops: sample position p draws its crop from the p-th generator forked from
+   * `new SeededRng(seed)`, so the result does not depend on decoding order or concurrency.
+   */
+  seed: number;
+  /** Area fraction range of the crop; default FEW_SHOT_CROP_SCALE (0.9-1.0). */
+  scale?: readonly [number, number];
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+  concurrency?: number;
+}
+
+/**
+ * The training augmentation applied to the samples at `indices` of `split`: each decoded and
+ * cropped with RandomResizedCrop(size, scale, bicubic), returned as uint8
+ * `[indices.length, size, size, 3]` in index order. The few-shot set calls it once; a full-shot
+ * run (shots = 0) calls it per batch with a new seed per epoch.
+ */
+export async function augmentSamples(
+  split: DatasetSplit,
+  indices: Int32Array,
+  options: AugmentOptions,
+): Promise<Uint8Array> {
+  checkSize(options.size);
+  const parent = new SeededRng(options.seed);
+  const rngs = Array.from(indices, () => parent.fork());
+  const scale = options.scale ?? FEW_SHOT_CROP_SCALE;
+  return await decodeInto(
+    split,
+    indices,
+    (image, position) =>
+      randomResizedCrop(image, options.size, { scale, rng: rngs[position]! }).data,
+    options,
+  );
+}
+
+// ---- storage -------------------------------------------------------------------------------------
+
+const SET_FORMAT = "rankone-image-set";
+const SET_VERSION = 1;
+const META_FILE = "meta.json";
+const IMAGES_FILE = "images.npy";
+const LABELS_FILE = "labels.npy";
+const INDICES_FILE = "indices.npy";
+
+interface SetMeta {
+  format: string;
+  version: number;
+  dataset: string;
+  split: Split;
+  size: number;
+  count: number;
+  hasImages: boolean;
+  classNames: string[];
+  paths: string[];
+  extra: Record<string, unknown>;
+}
+
+/**
+ * Writes an image set into folder `dir` (created if needed): `images.npy` (uint8
+ * `[count, size, size, 3]`, when stored), `labels.npy` and `indices.npy` (int32 `[count]`) and
+ * `meta.json` (dataset, split, size, class names, paths and `extra`, e.g. few-shot parameters).
+ * Each file is written to a temp name and renamed; `meta.json` last, so a folder with a meta file
+ * is complete.
+ */
+export async function writeImageSet(
+  dir: string,
+  set: ImageSet,
+  options: { extra?: Record<string, unknown> } = {},
+): Promise<void> {
+  const count = set.labels.length;
+  if (set.sampleIndices.length !== count || set.paths.length !== count) {
+    throw new RangeError(`writeImageSet: labels, indices and paths differ in length`);
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  if (set.images !== null) {
+    await writeNpy(`${dir}/${IMAGES_FILE}`, {
+      dtype: "uint8",
+      shape: [count, set.size, set.size, 3],
+      data: set.images,
+    });
+  }
+  await writeNpy(`${dir}/${LABELS_FILE}`, { dtype: "int32", shape: [count], data: set.labels });
+  await writeNpy(`${dir}/${INDICES_FILE}`, {
+    dtype: "int32",
+    shape: [count],
+    data: set.sampleIndices,
+  });
+  const meta: SetMeta = {
+    format: SET_FORMAT,
+    version: SET_VERSION,
+    dataset: set.dataset,
+    split: set.split,
+    size: set.size,
+    count,
+    hasImages: set.images !== null,
+    classNames: set.classNames,
+    paths: set.paths,
+    extra: options.extra ?? {},
+  };
+  await writeFileAtomic(`${dir}/${META_FILE}`, new TextEncoder().encode(JSON.stringify(meta)));
+}
+
+function readMeta(path: string, text: string): SetMeta {
+  let meta: Partial<SetMeta>;
+  try {
+    meta = JSON.parse(text);
+  } catch (error) {
+    throw new UserError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  const valid = meta.format === SET_FORMAT && meta.version === SET_VERSION &&
+    typeof meta.dataset === "string" && (meta.split === "train" || meta.split === "test") &&
+    Number.isInteger(meta.size) && Number.isInteger(meta.count) &&
+    typeof meta.hasImages === "boolean" && Array.isArray(meta.classNames) &&
+    Array.isArray(meta.paths) && meta.paths.length === meta.count &&
+    typeof meta.extra === "object" && meta.extra !== null;
+  if (!valid) {
+    throw new UserError(
+      `Cannot read ${path}: not a ${SET_FORMAT} v${SET_VERSION} file (missing or bad fields)`,
+    );
+  }
+  return meta as SetMeta;
+}
+
+/** Reads a folder written by `writeImageSet`, checking every shape against `meta.json`. */
+export async function readImageSet(
+  dir: string,
+): Promise<{ set: ImageSet; extra: Record<string, unknown> }> {
+  const metaPath = `${dir}/${META_FILE}`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(metaPath);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new UserError(`Cannot read image set ${dir}: ${META_FILE} is missing`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  const meta = readMeta(metaPath, text);
+  const { count, size } = meta;
+  const vector = async (file: string) => {
+    const path = `${dir}/${file}`;
+    const array = await readNpy(path);
+    if (array.shape.length !== 1 || array.shape[0] !== count) {
+      throw new UserError(
+        `Cannot read ${path}: shape [${array.shape.join(", ")}], expected [${count}]`,
+      );
+    }
+    return npyToInt32(array, path);
+  };
+  const labels = await vector(LABELS_FILE);
+  const sampleIndices = await vector(INDICES_FILE);
+  const bad = labels.findIndex((label) => label < 0 || label >= meta.classNames.length);
+  if (bad >= 0) {
+    throw new UserError(
+      `Cannot read ${dir}/${LABELS_FILE}: label ${labels[bad]} at ${bad} is outside ` +
+        `0..${meta.classNames.length - 1}`,
+    );
+  }
+  let images: Uint8Array | null = null;
+  if (meta.hasImages) {
+    const path = `${dir}/${IMAGES_FILE}`;
+    const array = await readNpy(path);
+    const expected = [count, size, size, 3];
+    if (array.dtype !== "uint8" || array.shape.join(",") !== expected.join(",")) {
+      throw new UserError(
+        `Cannot read ${path}: ${array.dtype} [${array.shape.join(", ")}], expected uint8 ` +
+          `[${expected.join(", ")}]`,
+      );
+    }
+    images = array.data as Uint8Array;
+  }
+  return {
+    set: {
+      dataset: meta.dataset,
+      split: meta.split,
+      size,
+      classNames: meta.classNames,
+      images,
+      labels,
+      sampleIndices,
+      paths: meta.paths,
+    },
+    extra: meta.extra,
+  };
+}
+
+/** Writes a prepared split (see `writeImageSet`). */
+export async function writePrepared(dir: string, prepared: PreparedSplit): Promise<void> {
+  await writeImageSet(dir, prepared);
+}
+
+/** Reads a prepared split written by `writePrepared`; a folder without images is an error. */
+export async function readPrepared(dir: string): Promise<PreparedSplit> {
+  const { set } = await readImageSet(dir);
+  if (set.images === null) {
+    throw new UserError(`Cannot read prepared split ${dir}: ${IMAGES_FILE} was not stored`);
+  }
+  return { ...set, images: set.images };
+}
