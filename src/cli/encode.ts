@@ -1,0 +1,236 @@
+/**
+ * `deno task encode --model DIR [--pixels P.npy] [--tokens T.npy] [--images FILE...]
+ *  [--text STR...] --out DIR [--backend B] [--batch-size N]`
+ *
+ * CLIP image and/or text embeddings, float32, projected and NOT normalised, written as
+ * `DIR/image_embeds.npy` [N, embed] and `DIR/text_embeds.npy` [N, embed].
+ * `--pixels`: normalised NCHW float32 (or float64) [N, 3, size, size]. `--tokens`: int32 / int64
+ * ids [N, context]. `--images` decodes files and applies CLIP's eval preprocessing; `--text`
+ * tokenizes with the tokenizer files in the model folder. Several files or strings may follow
+ * `--images` / `--text`, and either flag may repeat.
+ */
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs";
+import { BACKEND_NAMES, isBackendName, useBackend } from "../clip/backend.ts";
+import { type ClipModel, disposeModel, encodeImage, encodeText } from "../clip/model.ts";
+import { loadTokenizer } from "../clip/tokenizer.ts";
+import { loadClipModel } from "../clip/weights.ts";
+import { UserError } from "../errors.ts";
+import { decodeImage, preprocessImage } from "../io/image.ts";
+import { npyToFloat32, npyToInt32, readNpy, writeNpy } from "../io/npy.ts";
+
+const USAGE = "usage: deno task encode --model DIR [--pixels P.npy] [--tokens T.npy] " +
+  "[--images FILE...] [--text STR...] --out DIR [--backend " + BACKEND_NAMES.join("|") +
+  "] [--batch-size 32]";
+
+interface EncodeArgs {
+  model: string;
+  out: string;
+  pixels?: string;
+  tokens?: string;
+  images: string[];
+  texts: string[];
+  backend: string;
+  batchSize: number;
+}
+
+/** Parses the arguments; a string is a usage error (exit 2). */
+function parse(args: string[]): EncodeArgs | string | null {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      tokens: true,
+      options: {
+        model: { type: "string" },
+        out: { type: "string" },
+        pixels: { type: "string" },
+        tokens: { type: "string" },
+        images: { type: "string", multiple: true },
+        text: { type: "string", multiple: true },
+        backend: { type: "string", default: "auto" },
+        "batch-size": { type: "string", default: "32" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    return (error as Error).message;
+  }
+  const { values, tokens } = parsed;
+  if (values.help) return null;
+  // `--images a.jpg b.jpg` / `--text "a cat" "a dog"`: values after the first go to the last list.
+  const images = [...values.images ?? []];
+  const texts = [...values.text ?? []];
+  let list: string[] | null = null;
+  for (const token of tokens) {
+    if (token.kind === "option") {
+      list = token.name === "images" ? images : token.name === "text" ? texts : null;
+    } else if (token.kind === "positional") {
+      if (list === null) return `unexpected argument "${token.value}"`;
+      list.push(token.value);
+    }
+  }
+  const missing = (["model", "out"] as const).filter((name) => values[name] === undefined);
+  if (missing.length > 0) return `missing ${missing.map((name) => `--${name}`).join(", ")}`;
+  if (values.pixels !== undefined && images.length > 0) {
+    return "give --pixels or --images, not both";
+  }
+  if (values.tokens !== undefined && texts.length > 0) return "give --tokens or --text, not both";
+  if (
+    values.pixels === undefined && values.tokens === undefined && !images.length && !texts.length
+  ) {
+    return "nothing to encode: give --pixels, --images, --tokens or --text";
+  }
+  if (!isBackendName(values.backend)) {
+    return `--backend must be one of ${BACKEND_NAMES.join(", ")}, got "${values.backend}"`;
+  }
+  const batchSize = Number(values["batch-size"]);
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    return `--batch-size must be a positive integer, got "${values["batch-size"]}"`;
+  }
+  return {
+    model: values.model!,
+    out: values.out!,
+    pixels: values.pixels,
+    tokens: values.tokens,
+    images,
+    texts,
+    backend: values.backend,
+    batchSize,
+  };
+}
+
+/** Runs `encode` over rows [start, start + batch) and concatenates the [N, embed] results. */
+async function inBatches(
+  count: number,
+  batchSize: number,
+  encodeRows: (start: number, end: number) => tf.Tensor2D,
+): Promise<Float32Array> {
+  const parts: Float32Array[] = [];
+  for (let start = 0; start < count; start += batchSize) {
+    const features = encodeRows(start, Math.min(count, start + batchSize));
+    parts.push(await features.data<"float32">());
+    features.dispose();
+  }
+  const out = new Float32Array(parts.reduce((total, part) => total + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+async function loadPixels(args: EncodeArgs, model: ClipModel): Promise<Float32Array> {
+  const size = model.arch.vision.imageSize;
+  if (args.pixels !== undefined) {
+    const array = await readNpy(args.pixels);
+    const [, channels, height, width] = array.shape;
+    if (array.shape.length !== 4 || channels !== 3 || height !== size || width !== size) {
+      throw new UserError(
+        `${args.pixels}: pixels have shape [${array.shape.join(", ")}], expected ` +
+          `[N, 3, ${size}, ${size}] for ${model.arch.name}`,
+      );
+    }
+    return npyToFloat32(array, args.pixels);
+  }
+  const out = new Float32Array(args.images.length * 3 * size * size);
+  for (let i = 0; i < args.images.length; i++) {
+    out.set(preprocessImage(await decodeImage(args.images[i]!), size), i * 3 * size * size);
+  }
+  return out;
+}
+
+async function loadTokens(args: EncodeArgs, model: ClipModel, modelDir: string) {
+  const { contextLength, vocabSize } = model.arch.text;
+  let ids: Int32Array;
+  let source: string;
+  if (args.tokens !== undefined) {
+    const array = await readNpy(args.tokens);
+    if (array.shape.length !== 2 || array.shape[1] !== contextLength) {
+      throw new UserError(
+        `${args.tokens}: tokens have shape [${array.shape.join(", ")}], expected ` +
+          `[N, ${contextLength}] for ${model.arch.name}`,
+      );
+    }
+    ids = npyToInt32(array, args.tokens);
+    source = args.tokens;
+  } else {
+    const tokenizer = await loadTokenizer(modelDir);
+    ids = tokenizer.tokenize(args.texts, { contextLength });
+    source = tokenizer.source;
+  }
+  const bad = ids.findIndex((id) => id < 0 || id >= vocabSize);
+  if (bad !== -1) {
+    throw new UserError(
+      `${source}: token id ${ids[bad]} at row ${Math.floor(bad / contextLength)} is outside ` +
+        `the model's vocabulary [0, ${vocabSize})`,
+    );
+  }
+  return ids;
+}
+
+export async function main(args: string[]): Promise<number> {
+  const parsed = parse(args);
+  if (parsed === null) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (typeof parsed === "string") {
+    console.error(`${parsed}\n${USAGE}`);
+    return 2;
+  }
+  const backend = await useBackend(parsed.backend as Parameters<typeof useBackend>[0]);
+  const { model, info } = await loadClipModel(parsed.model);
+  try {
+    const modelDir = info.file === parsed.model
+      ? parsed.model.slice(0, Math.max(0, parsed.model.lastIndexOf("/"))) || "."
+      : parsed.model;
+    const { imageSize } = model.arch.vision;
+    const { contextLength } = model.arch.text;
+    const embed = model.arch.embedDim;
+    // Read every input before writing anything, so a bad input leaves no partial output.
+    const pixels = parsed.pixels !== undefined || parsed.images.length > 0
+      ? await loadPixels(parsed, model)
+      : null;
+    const tokens = parsed.tokens !== undefined || parsed.texts.length > 0
+      ? await loadTokens(parsed, model, modelDir)
+      : null;
+    await Deno.mkdir(parsed.out, { recursive: true });
+    if (pixels !== null) {
+      const count = pixels.length / (3 * imageSize * imageSize);
+      const plane = 3 * imageSize * imageSize;
+      const data = await inBatches(count, parsed.batchSize, (start, end) =>
+        tf.tidy(() => {
+          const batch = tf.tensor4d(
+            pixels.subarray(start * plane, end * plane),
+            [end - start, 3, imageSize, imageSize],
+          );
+          return encodeImage(model, batch);
+        }));
+      const path = `${parsed.out}/image_embeds.npy`;
+      await writeNpy(path, { dtype: "float32", shape: [count, embed], data });
+      console.log(`wrote ${path} [${count}, ${embed}] (${info.arch.name}, ${backend})`);
+    }
+    if (tokens !== null) {
+      const count = tokens.length / contextLength;
+      const data = await inBatches(count, parsed.batchSize, (start, end) =>
+        tf.tidy(() => {
+          const batch = tf.tensor2d(
+            tokens.subarray(start * contextLength, end * contextLength),
+            [end - start, contextLength],
+            "int32",
+          );
+          return encodeText(model, batch);
+        }));
+      const path = `${parsed.out}/text_embeds.npy`;
+      await writeNpy(path, { dtype: "float32", shape: [count, embed], data });
+      console.log(`wrote ${path} [${count}, ${embed}] (${info.arch.name}, ${backend})`);
+    }
+  } finally {
+    disposeModel(model);
+  }
+  return 0;
+}
