@@ -14,23 +14,9 @@ import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { order as taskOrder } from "../mtil/benchmark.ts";
 import { type AccuracyMatrix, readAccuracyMatrix, readRunFolder } from "../mtil/matrix.ts";
-import { computeMetrics, metricsToJson, zeroShotMetrics } from "../mtil/metrics.ts";
-import {
-  hasFigures,
-  loadReference,
-  type ReferenceGroup,
-  referenceGroup,
-  referenceRow,
-} from "../mtil/reference.ts";
-import {
-  type MtilTable,
-  referenceTableRow,
-  renderTables,
-  runRow,
-  TABLE_FORMATS,
-  type TableFormat,
-  type TableRow,
-} from "../mtil/tables.ts";
+import { computeMetrics, metricsToJson } from "../mtil/metrics.ts";
+import { loadReference, referenceGroup } from "../mtil/reference.ts";
+import { renderTables, runTable, TABLE_FORMATS, type TableFormat } from "../mtil/tables.ts";
 
 const USAGE =
   "usage: deno task table (--matrix FILE [--zero-shot-row] [--order I|II] | RUN_FOLDER) " +
@@ -130,51 +116,12 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
 
-  const datasets = matrix.tasks ??
-    Array.from({ length: matrix.values.length }, (_, i) => `task ${i + 1}`);
-  const rows: TableRow[] = [];
-  if (matrix.zeroShot !== null) {
-    const zeroShot = zeroShotMetrics(matrix.zeroShot);
-    rows.push(runRow("Zero-shot (this run)", { metrics: zeroShot, datasets, kind: "zero-shot" }));
-  }
-  rows.push(runRow(rowName, { metrics, datasets }));
-  const table: MtilTable = { datasets, rows, compareWith: null, notes: [] };
-  if (values.reference !== undefined) {
-    const group = referenceGroup(await loadReference(values.reference), values.group);
-    addReference(table, group, { against, orderName });
-  }
+  const reference = values.reference === undefined
+    ? undefined
+    : referenceGroup(await loadReference(values.reference), values.group);
+  const table = runTable(matrix, { rowName, metrics, reference, against, orderName });
   console.log(renderTables(table, format).trimEnd());
   return 0;
-}
-
-function addReference(
-  table: MtilTable,
-  group: ReferenceGroup,
-  options: { against?: string; orderName: string | null },
-): void {
-  table.rows.push(...group.rows.map(referenceTableRow));
-  const againstName = options.against ?? group.compareWith;
-  if (againstName !== null && againstName !== undefined) {
-    const row = referenceRow(group, againstName);
-    if (hasFigures(row)) {
-      table.compareWith = referenceTableRow(row);
-    } else {
-      table.notes.push(
-        `reference row "${row.name}" of group "${group.name}" has no figures yet; ` +
-          "fill it in the reference file to see differences",
-      );
-    }
-  }
-  if (group.order !== null && group.order !== options.orderName) {
-    table.notes.push(
-      `reference group "${group.name}" is Order ${group.order}, this run is ` +
-        `${options.orderName === null ? "another order" : `Order ${options.orderName}`}: ` +
-        "per-dataset Transfer cells are not comparable",
-    );
-  }
-  if (group.setting !== null) {
-    table.notes.push(`reference: ${group.description || group.name} (${group.setting})`);
-  }
 }
 
 if (import.meta.main) {

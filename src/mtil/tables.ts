@@ -5,8 +5,21 @@
  * Formats: Markdown, CSV, LaTeX (booktabs) and JSON.
  */
 import { displayName } from "./benchmark.ts";
-import { METRIC_NAMES, type MetricName, type MtilMetrics } from "./metrics.ts";
-import type { ReferenceBlock, ReferenceRow } from "./reference.ts";
+import type { AccuracyMatrix } from "./matrix.ts";
+import {
+  computeMetrics,
+  METRIC_NAMES,
+  type MetricName,
+  type MtilMetrics,
+  zeroShotMetrics,
+} from "./metrics.ts";
+import {
+  hasFigures,
+  type ReferenceBlock,
+  type ReferenceGroup,
+  type ReferenceRow,
+  referenceRow,
+} from "./reference.ts";
 
 export type TableFormat = "md" | "csv" | "latex" | "json";
 export const TABLE_FORMATS: readonly TableFormat[] = ["md", "csv", "latex", "json"];
@@ -229,5 +242,66 @@ export function renderTables(table: MtilTable, format: TableFormat): string {
       return renderLatex(table);
     case "json":
       return renderJson(table);
+  }
+}
+
+/**
+ * The tables of one run: its zero-shot row (when the matrix has one), its own row, and the rows of
+ * a reference group, with each of the run's cells compared to the group's `against` row (or the
+ * group's default) when that row holds figures.
+ */
+export function runTable(
+  matrix: AccuracyMatrix,
+  options: {
+    rowName: string;
+    metrics?: MtilMetrics;
+    reference?: ReferenceGroup;
+    against?: string;
+    orderName: string | null;
+  },
+): MtilTable {
+  const metrics = options.metrics ?? computeMetrics(matrix.values, { source: matrix.source });
+  const datasets = matrix.tasks ??
+    Array.from({ length: matrix.values.length }, (_, i) => `task ${i + 1}`);
+  const rows: TableRow[] = [];
+  if (matrix.zeroShot !== null) {
+    const zeroShot = zeroShotMetrics(matrix.zeroShot);
+    rows.push(runRow("Zero-shot (this run)", { metrics: zeroShot, datasets, kind: "zero-shot" }));
+  }
+  rows.push(runRow(options.rowName, { metrics, datasets }));
+  const table: MtilTable = { datasets, rows, compareWith: null, notes: [] };
+  if (options.reference !== undefined) {
+    addReference(table, options.reference, options);
+  }
+  return table;
+}
+
+function addReference(
+  table: MtilTable,
+  group: ReferenceGroup,
+  options: { against?: string; orderName: string | null },
+): void {
+  table.rows.push(...group.rows.map(referenceTableRow));
+  const againstName = options.against ?? group.compareWith;
+  if (againstName !== null && againstName !== undefined) {
+    const row = referenceRow(group, againstName);
+    if (hasFigures(row)) {
+      table.compareWith = referenceTableRow(row);
+    } else {
+      table.notes.push(
+        `reference row "${row.name}" of group "${group.name}" has no figures yet; ` +
+          "fill it in the reference file to see differences",
+      );
+    }
+  }
+  if (group.order !== null && group.order !== options.orderName) {
+    table.notes.push(
+      `reference group "${group.name}" is Order ${group.order}, this run is ` +
+        `${options.orderName === null ? "another order" : `Order ${options.orderName}`}: ` +
+        "per-dataset Transfer cells are not comparable",
+    );
+  }
+  if (group.setting !== null) {
+    table.notes.push(`reference: ${group.description || group.name} (${group.setting})`);
   }
 }

@@ -1,0 +1,73 @@
+/**
+ * Stage `fewshot` (per task): the task's training set as the release builds it: the first `shots`
+ * images of each class from one seeded shuffled pass over the train split, each decoded and
+ * augmented ONCE (RandomResizedCrop to the model's size, scale 0.9-1.0, bicubic) and stored as
+ * uint8. Training then reuses exactly these pixels every epoch. `shots = 0` (full-shot) stores the
+ * whole train split, augmented once the same way.
+ */
+import { readDatasetSplit } from "../mtil/datasets/registry.ts";
+import { fewShotIndices } from "../mtil/fewshot.ts";
+import { augmentSamples, writeImageSet } from "../mtil/prepare.ts";
+import {
+  dataInputs,
+  dataParams,
+  dataRoot,
+  type DataSource,
+  type StageDefinition,
+} from "./common.ts";
+
+export interface FewShotArgs {
+  data: DataSource;
+  dataset: string;
+  shots: number;
+  seed: number;
+  /** Square side the model sees. */
+  size: number;
+}
+
+export const fewshotStage: StageDefinition<FewShotArgs> = {
+  kind: "fewshot",
+  version: 1,
+  job(id, args) {
+    return {
+      id,
+      kind: this.kind,
+      version: this.version,
+      params: {
+        data: dataParams(args.data),
+        dataset: args.dataset,
+        shots: args.shots,
+        seed: args.seed,
+        size: args.size,
+      },
+      inputs: dataInputs(args.data),
+      async run(ctx) {
+        const split = await readDatasetSplit(dataRoot(ctx), args.dataset, "train");
+        const indices = Int32Array.from(
+          fewShotIndices(split, { shots: args.shots, seed: args.seed }),
+        );
+        const images = await augmentSamples(split, indices, {
+          size: args.size,
+          seed: args.seed,
+          onProgress: (done, total) => ctx.progress(done, total, "images"),
+          signal: ctx.signal,
+        });
+        const labels = Int32Array.from(indices, (i) => split.samples[i]!.label);
+        await writeImageSet(`${ctx.outDir}/images`, {
+          dataset: split.dataset,
+          split: "train",
+          size: args.size,
+          classNames: split.classNames,
+          images,
+          labels,
+          sampleIndices: indices,
+          paths: Array.from(indices, (i) => split.samples[i]!.path),
+        }, { extra: { shots: args.shots, seed: args.seed } });
+        ctx.log(
+          `${args.dataset}: ${labels.length} images (${args.shots || "all"} per class, ` +
+            `${split.classNames.length} classes)`,
+        );
+      },
+    };
+  },
+};

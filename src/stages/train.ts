@@ -1,0 +1,132 @@
+/**
+ * Stage `train` (per task) = route + adapt: trains a fresh adapter (rank-1 expert pool, router,
+ * AGO against the bank of earlier tasks) on the model state after the previous task, with the
+ * task's few-shot set, and writes the task delta: the merged experts' A rows and B columns,
+ * every module's activation counts and router, and the B columns this task adds to the AGO bank
+ * (`delta.safetensors`), the loss curve (`losses.json`) and the routing statistics
+ * (`activations.json`: per module, the votes each expert received over the task).
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { JsonValue } from "../cache/canonical_json.ts";
+import { normalizeUint8 } from "../io/image.ts";
+import type { MethodConfig } from "../method/config.ts";
+import { loadTaskDelta, saveTaskDelta } from "../method/delta_io.ts";
+import type { TaskDelta } from "../method/delta.ts";
+import { trainTask } from "../method/train.ts";
+import { readImageSet } from "../mtil/prepare.ts";
+import {
+  deltaInputs,
+  input,
+  modelDescriptor,
+  modelState,
+  type StageDefinition,
+  tokenizerFor,
+  writeJson,
+} from "./common.ts";
+
+export interface TrainArgs {
+  model: string;
+  /** Merge jobs of the earlier tasks, in order: the model state this task starts from. */
+  deltas: string[];
+  /** The orthogonalize job holding the AGO bank after the previous task, or null (task 1). */
+  bank: string | null;
+  fewshot: string;
+  method: MethodConfig;
+  task: string;
+  template: string;
+  steps: number;
+  iterations: number;
+  batchSize: number;
+  lr: number;
+  minLr: number;
+  schedule: "cosine" | "constant";
+  weightDecay: number;
+  betas: [number, number];
+  seed: number;
+}
+
+/** uint8 [N, s, s, 3] -> normalised float [N, 3, s, s]. */
+export function pixelsTensor(images: Uint8Array, count: number, size: number): tf.Tensor4D {
+  const plane = size * size * 3;
+  const out = new Float32Array(count * plane);
+  for (let i = 0; i < count; i++) {
+    out.set(normalizeUint8(images.subarray(i * plane, (i + 1) * plane), size), i * plane);
+  }
+  return tf.tensor4d(out, [count, 3, size, size]);
+}
+
+export const trainStage: StageDefinition<TrainArgs> = {
+  kind: "train",
+  version: 1,
+  job(id, args) {
+    const { model: _model, deltas: _deltas, bank: _bank, fewshot: _fewshot, ...settings } = args;
+    return {
+      id,
+      kind: this.kind,
+      version: this.version,
+      params: settings as unknown as JsonValue,
+      inputs: {
+        model: args.model,
+        fewshot: args.fewshot,
+        ...deltaInputs(args.deltas),
+        ...(args.bank === null ? {} : { bank: args.bank }),
+      },
+      async run(ctx) {
+        const descriptor = await modelDescriptor(ctx);
+        const tokenizer = await tokenizerFor(descriptor);
+        const model = await modelState(ctx);
+        const { set } = await readImageSet(`${input(ctx, "fewshot").dir}/images`);
+        if (set.images === null) throw new Error(`${ctx.id}: the few-shot set holds no images`);
+        const history: TaskDelta[] = ctx.inputs.bank === undefined
+          ? []
+          : [await loadTaskDelta(`${input(ctx, "bank").dir}/bank.safetensors`)];
+        const pixels = pixelsTensor(set.images, set.labels.length, set.size);
+        let result;
+        try {
+          ctx.log(
+            `${args.task}: ${set.labels.length} images, ${set.classNames.length} classes, ` +
+              `${args.steps} steps, lr ${args.lr}, template "${args.template}"`,
+          );
+          result = trainTask(model, {
+            pixels,
+            labels: set.labels,
+            classNames: set.classNames,
+          }, {
+            method: args.method,
+            task: args.task,
+            template: args.template,
+            tokenize: (texts) =>
+              tokenizer.tokenize(texts, { contextLength: descriptor.contextLength }),
+            steps: args.steps,
+            iterations: args.iterations,
+            batchSize: args.batchSize,
+            lr: args.lr,
+            minLr: args.minLr,
+            schedule: args.schedule,
+            weightDecay: args.weightDecay,
+            betas: args.betas,
+            seed: args.seed,
+            history,
+            onProgress: (step, total, loss) => ctx.progress(step, total, `loss ${loss.toFixed(4)}`),
+            signal: ctx.signal,
+          });
+        } finally {
+          pixels.dispose();
+        }
+        const { delta, losses, agoLosses } = result;
+        await saveTaskDelta(`${ctx.outDir}/delta.safetensors`, delta);
+        await writeJson(ctx.outDir, "losses.json", { loss: losses, ago: agoLosses });
+        await writeJson(
+          ctx.outDir,
+          "activations.json",
+          Object.fromEntries(delta.modules.map((m) => [m.name, Array.from(m.counts)])),
+        );
+        const first = losses[0];
+        const last = losses[losses.length - 1];
+        if (first !== undefined && last !== undefined) {
+          ctx.log(`${args.task}: loss ${first.toFixed(4)} -> ${last.toFixed(4)}`);
+        }
+      },
+    };
+  },
+};
