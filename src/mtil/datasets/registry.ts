@@ -7,7 +7,8 @@ import { MTIL_DATASETS as MTIL_DATASET_NAMES, type MtilDataset } from "../benchm
 import { AIRCRAFT } from "./aircraft.ts";
 import { CALTECH101 } from "./caltech101.ts";
 import { CIFAR100 } from "./cifar100.ts";
-import type { DatasetSplit, MtilDatasetLayout, Split } from "./common.ts";
+import type { DatasetSplit, FileSample, MtilDatasetLayout, Sample, Split } from "./common.ts";
+import { decodeImage, rgbFromPixels, type RgbImage } from "../../io/image.ts";
 import { DTD } from "./dtd.ts";
 import { EUROSAT } from "./eurosat.ts";
 import { FLOWERS102 } from "./flowers102.ts";
@@ -67,4 +68,71 @@ export function readDatasetSplit(
   split: Split,
 ): Promise<DatasetSplit> {
   return mtilDataset(name).read(root.replace(/\/+$/, "") || "/", split);
+}
+
+/** The absolute path of a file sample (sample paths are relative to the split's root). */
+export function samplePath(split: Pick<DatasetSplit, "root">, sample: Sample): string {
+  return `${split.root}/${sample.path}`;
+}
+
+const IMAGE_SIGNATURES: { format: string; bytes: number[] }[] = [
+  { format: "JPEG", bytes: [0xff, 0xd8, 0xff] },
+  { format: "PNG", bytes: [0x89, 0x50, 0x4e, 0x47] },
+];
+
+/**
+ * Checks a file sample cheaply: it exists and starts like a JPEG or PNG (every MTIL image
+ * file is one). A missing or corrupt file is a UserError naming the dataset and path.
+ */
+export async function checkImageFile(split: DatasetSplit, sample: FileSample): Promise<void> {
+  const path = samplePath(split, sample);
+  let head: Uint8Array;
+  try {
+    using file = await Deno.open(path, { read: true });
+    head = new Uint8Array(8);
+    const read = (await file.read(head)) ?? 0;
+    head = head.subarray(0, read);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new UserError(
+        `${split.dataset}: missing image ${path} (listed in the ${split.split} split; expected ` +
+          `torchvision layout ${mtilDataset(split.dataset).layout})`,
+      );
+    }
+    throw error;
+  }
+  const known = IMAGE_SIGNATURES.some(({ bytes }) => bytes.every((byte, i) => head[i] === byte));
+  if (!known) {
+    const hex = [...head].map((b) => b.toString(16).padStart(2, "0")).join(" ") || "nothing";
+    throw new UserError(
+      `${split.dataset}: corrupt image ${path} (not a JPEG or PNG: starts with ${hex})`,
+    );
+  }
+}
+
+/**
+ * Decodes a sample to RGB: files through sharp (a file that does not decode is a UserError
+ * naming the dataset and path), array samples from their array (grey replicated to RGB).
+ */
+export async function loadSampleRgb(split: DatasetSplit, sample: Sample): Promise<RgbImage> {
+  if (sample.kind === "array") {
+    const { height, width, channels, pixels } = sample.images;
+    const size = height * width * channels;
+    return rgbFromPixels(pixels.subarray(sample.index * size, (sample.index + 1) * size), {
+      width,
+      height,
+      channels,
+    });
+  }
+  try {
+    return await decodeImage(samplePath(split, sample));
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    throw new UserError(
+      `${split.dataset}: corrupt image ${samplePath(split, sample)} (${error.message})`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
