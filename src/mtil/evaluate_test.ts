@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { UserError } from "../errors.ts";
+import { normalizeUint8 } from "../io/image.ts";
+import { SeededRng } from "../io/rng.ts";
+import { useBackend } from "../clip/backend.ts";
+import { disposeModel, encodeImage } from "../clip/model.ts";
+import { loadArchPreset } from "../clip/presets.ts";
+import { randomClipModel } from "../clip/synthetic.ts";
+import { evaluate, scoreFeatures } from "./evaluate.ts";
+import { normalizeRows } from "./heads.ts";
+
+Deno.test("scoreFeatures: a hand-made head and features give 3 of 5 right (60%)", async () => {
+  await useBackend("cpu");
+  // Unit axes as class directions: the prediction is the largest coordinate.
+  const head = Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+  const features = Float32Array.from([
+    2,
+    0.1,
+    0, // -> 0, label 0: right
+    0,
+    1,
+    0.5, // -> 1, label 1: right
+    0,
+    0.4,
+    0.3, // -> 1, label 2: wrong
+    1,
+    1,
+    3, // -> 2, label 2: right
+    0.9,
+    1,
+    0, // -> 1, label 0: wrong
+  ]);
+  const labels = Int32Array.from([0, 1, 2, 2, 0]);
+  const before = tf.memory().numTensors;
+  const result = scoreFeatures(features, { labels, head });
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(result.top1, 60);
+  assert.equal(result.correct, 3);
+  assert.equal(result.total, 5);
+  assert.deepEqual([...result.perClassCorrect], [1, 1, 1]);
+  assert.deepEqual([...result.perClassTotal], [2, 1, 2]);
+  assert.deepEqual([...result.predictions], [0, 1, 1, 2, 1]);
+});
+
+Deno.test("scoreFeatures: a label outside the head's classes is a UserError", () => {
+  const head = Float32Array.from([1, 0, 0, 1]);
+  assert.throws(
+    () => scoreFeatures(Float32Array.from([1, 0]), { labels: Int32Array.from([2]), head }),
+    /label 2 of image 0 is outside the head's 2 classes/,
+  );
+});
+
+/** `count` random uint8 images [count, size, size, 3]. */
+function randomImages(count: number, size: number, seed: number): Uint8Array {
+  const rng = new SeededRng(seed);
+  return Uint8Array.from({ length: count * size * size * 3 }, () => rng.nextInt(256));
+}
+
+Deno.test("evaluate on a tiny CLIP matches scoring directly encoded features, in batches, memory flat", async () => {
+  await useBackend("cpu");
+  const model = randomClipModel(loadArchPreset("clip-tiny"), { seed: 9 });
+  try {
+    const size = model.arch.vision.imageSize;
+    const dim = model.arch.embedDim;
+    const count = 6;
+    const images = randomImages(count, size, 1);
+    const bytes = size * size * 3;
+    const direct = tf.tidy(() => {
+      const pixels = new Float32Array(count * bytes);
+      for (let i = 0; i < count; i++) {
+        pixels.set(normalizeUint8(images.subarray(i * bytes, (i + 1) * bytes), size), i * bytes);
+      }
+      return encodeImage(model, tf.tensor4d(pixels, [count, 3, size, size])).dataSync();
+    }) as Float32Array; // [count, dim]
+
+    // A head made of images 0-2's own unit features: each of them is its own nearest class.
+    const head = normalizeRows(direct.slice(0, 3 * dim), dim);
+    const firstThree = images.subarray(0, 3 * bytes);
+    const before = tf.memory().numTensors;
+    const own = await evaluate(model, {
+      images: firstThree,
+      labels: Int32Array.from([0, 1, 2]),
+      head,
+      batchSize: 2,
+    });
+    assert.equal(own.top1, 100);
+    const swapped = await evaluate(model, {
+      images: firstThree,
+      labels: Int32Array.from([0, 2, 1]),
+      head,
+    });
+    assert.equal(swapped.correct, 1);
+    assert.ok(Math.abs(swapped.top1 - 100 / 3) < 1e-9);
+
+    // Any head: the same predictions as scoring the directly computed features.
+    const rng = new SeededRng(4);
+    const randomHead = normalizeRows(
+      Float32Array.from({ length: 4 * dim }, () => rng.uniform(-1, 1)),
+      dim,
+    );
+    const labels = Int32Array.from([0, 1, 2, 3, 0, 1]);
+    const progress: [number, number][] = [];
+    const result = await evaluate(model, {
+      images,
+      labels,
+      head: randomHead,
+      batchSize: 4,
+      onProgress: (done, total) => progress.push([done, total]),
+    });
+    assert.equal(tf.memory().numTensors, before);
+    const expected = scoreFeatures(direct, { labels, head: randomHead });
+    assert.deepEqual(result, expected);
+    assert.deepEqual(progress, [[4, 6], [6, 6]]);
+  } finally {
+    disposeModel(model);
+  }
+});
+
+Deno.test("evaluate: wrongly sized images, bad heads and an aborted signal are refused", async () => {
+  await useBackend("cpu");
+  const model = randomClipModel(loadArchPreset("clip-tiny"), { seed: 2 });
+  try {
+    const dim = model.arch.embedDim;
+    const head = new Float32Array(2 * dim).fill(0.1);
+    const before = tf.memory().numTensors;
+    await assert.rejects(
+      () =>
+        evaluate(model, { images: randomImages(2, 16, 1), labels: Int32Array.from([0, 1]), head }),
+      /needs \[2, 32, 32, 3\] uint8 \(prepare the split at size 32\)/,
+    );
+    const images = randomImages(2, 32, 1);
+    await assert.rejects(
+      () => evaluate(model, { images, labels: Int32Array.from([0, 1]), head: head.subarray(1) }),
+      UserError,
+    );
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(
+      () =>
+        evaluate(model, {
+          images,
+          labels: Int32Array.from([0, 1]),
+          head,
+          signal: controller.signal,
+        }),
+      (error: unknown) => (error as Error).name === "AbortError",
+    );
+    assert.equal(tf.memory().numTensors, before);
+  } finally {
+    disposeModel(model);
+  }
+});
