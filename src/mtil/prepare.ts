@@ -26,6 +26,7 @@ import {
   type Sample,
   type Split,
 } from "./datasets/registry.ts";
+import { fewShotIndices } from "./fewshot.ts";
 
 /** Images decoded at once; sharp decodes on its own threads while the JS resize runs. */
 export const DEFAULT_DECODE_CONCURRENCY = 4;
@@ -293,6 +294,90 @@ export async function augmentSamples(
   );
 }
 
+/** How few-shot images are turned into `size x size`: the release's train crop, or eval's. */
+export type FewShotAugment = "random-resized-crop" | "center-crop";
+
+export interface FewShotOptions {
+  dataset: string;
+  /** Images per class; 0 = the full train split, augmented per epoch (`augmentSamples`). */
+  shots: number;
+  /** Seeds both the draw (torch.randperm) and the crops. */
+  seed: number;
+  size: number;
+  /** Default "random-resized-crop" (scale 0.9-1.0, bicubic), as the method was released. */
+  augment?: FewShotAugment;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+  concurrency?: number;
+}
+
+/**
+ * A task's training images. For shots > 0 `images` holds the drawn samples augmented once, in
+ * draw order; for shots = 0 it is null and `sampleIndices` lists the whole train split: the
+ * trainer reads the split once (`readDatasetSplit`) and calls `augmentSamples` per batch with
+ * `epochSeed(seed, epoch)`.
+ */
+export interface FewShotSet extends ImageSet {
+  split: "train";
+  shots: number;
+  seed: number;
+  augment: FewShotAugment;
+}
+
+/**
+ * The few-shot training set of `dataset` under the data root: the first `shots` images per class
+ * of one seeded shuffled pass over the train split (`fewShotIndices`), each decoded and augmented
+ * ONCE and stored as uint8 `[shots * classes, size, size, 3]` (fewer where a class has fewer
+ * images). The same (split, shots, seed, size) gives the same bytes.
+ */
+export async function buildFewShotSet(
+  root: string,
+  options: FewShotOptions,
+): Promise<FewShotSet> {
+  checkSize(options.size);
+  if (!Number.isInteger(options.shots) || options.shots < 0) {
+    throw new UserError(`shots must be an integer >= 0, got ${options.shots}`);
+  }
+  const augment = options.augment ?? "random-resized-crop";
+  const split = await readDatasetSplit(root, options.dataset, "train");
+  const sampleIndices = Int32Array.from(
+    fewShotIndices(split, { shots: options.shots, seed: options.seed }),
+  );
+  let images: Uint8Array | null = null;
+  if (options.shots > 0) {
+    images = augment === "random-resized-crop"
+      ? await augmentSamples(split, sampleIndices, { ...options, seed: options.seed })
+      : await decodeInto(
+        split,
+        sampleIndices,
+        (image) => preprocessToUint8(image, options.size),
+        options,
+      );
+  }
+  return {
+    dataset: split.dataset,
+    split: "train",
+    size: options.size,
+    classNames: [...split.classNames],
+    images,
+    labels: labelsAt(split, sampleIndices),
+    sampleIndices,
+    paths: Array.from(sampleIndices, (index) => split.samples[index]!.path),
+    shots: options.shots,
+    seed: options.seed,
+    augment,
+  };
+}
+
+/**
+ * The crop seed of one epoch of full-shot training: distinct per (seed, epoch), so every epoch
+ * sees new crops and a rerun sees the same ones.
+ */
+export function epochSeed(seed: number, epoch: number): number {
+  const mixer = new SeededRng((Math.trunc(seed) ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
+  return mixer.nextUint32();
+}
+
 // ---- storage -------------------------------------------------------------------------------------
 
 const SET_FORMAT = "rankone-image-set";
@@ -458,4 +543,32 @@ export async function readPrepared(dir: string): Promise<PreparedSplit> {
     throw new UserError(`Cannot read prepared split ${dir}: ${IMAGES_FILE} was not stored`);
   }
   return { ...set, images: set.images };
+}
+
+/** Writes a few-shot set (see `writeImageSet`); shots, seed and augment go into `meta.json`. */
+export async function writeFewShotSet(dir: string, set: FewShotSet): Promise<void> {
+  await writeImageSet(dir, set, {
+    extra: { shots: set.shots, seed: set.seed, augment: set.augment },
+  });
+}
+
+/** Reads a few-shot set written by `writeFewShotSet`. */
+export async function readFewShotSet(dir: string): Promise<FewShotSet> {
+  const { set, extra } = await readImageSet(dir);
+  const { shots, seed, augment } = extra;
+  const valid = set.split === "train" && Number.isInteger(shots) && Number.isInteger(seed) &&
+    (augment === "random-resized-crop" || augment === "center-crop") &&
+    (set.images === null) === (shots === 0);
+  if (!valid) {
+    throw new UserError(
+      `Cannot read few-shot set ${dir}: ${META_FILE} lacks valid shots, seed and augment`,
+    );
+  }
+  return {
+    ...set,
+    split: "train",
+    shots: shots as number,
+    seed: seed as number,
+    augment: augment as FewShotAugment,
+  };
 }
