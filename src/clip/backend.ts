@@ -209,13 +209,13 @@ let current: ConcreteBackend | null = null;
 export async function useBackend(name: BackendName = "auto"): Promise<ConcreteBackend> {
   installMatMulGradient();
   if (name !== "auto") {
-    if (current !== name) await activate(name);
+    await activate(name); // cheap when already active: the module import and backend are cached
     current = name;
     return name;
   }
   for (const candidate of await autoCandidates()) {
     try {
-      if (current !== candidate) await activate(candidate);
+      await activate(candidate);
       current = candidate;
       return candidate;
     } catch {
