@@ -389,10 +389,11 @@ export function encodeText(
       mask: text.causalMask,
     };
     x = transformer(context, text.blocks, x); // [b, context, width]
-    // Row i's end token sits at flat index i * context + argmax(tokens[i]).
-    const rowStart = tf.range(0, batch * contextLength, contextLength, "int32");
-    const flatIndex = tf.argMax(tokens, 1).add(rowStart);
-    const pooled = tf.gather(x.reshape([batch * contextLength, width]), flatIndex); // [b, width]
+    // Pool at each row's end token (its highest id) with a one-hot matmul rather than a gather:
+    // the gradient of gather needs UnsortedSegmentSum, which tfjs-wasm lacks, and training takes
+    // gradients through this pooling.
+    const endToken = tf.oneHot(tf.argMax(tokens, 1), contextLength).toFloat(); // [b, context]
+    const pooled = tf.matMul(endToken.reshape([batch, 1, contextLength]), x); // [b, 1, width]
     const normed = layerNorm(pooled.reshape([batch, 1, width]), text.lnFinal);
     return normed.reshape([batch, width]).matMul(text.projection) as tf.Tensor2D; // [b, embed]
   });
