@@ -1,0 +1,33 @@
+/**
+ * `deno task plan FILE [--set a.b=c] [--var N=v] [--force STAGE]`: the jobs a pipeline needs, in
+ * order, each either cached or to run with its reason (MISSING, PARAMS, INPUT, VERSION, FORCED)
+ * and what changed. Runs nothing and writes nothing but the cache's bookkeeping folders.
+ */
+import { compileAndPlan, parsePipelineArgs } from "./pipeline.ts";
+
+const USAGE =
+  "usage: deno task plan FILE [--set a.b=value]... [--var NAME=value]... [--force ID|KIND|GLOB]...";
+
+export async function main(args: string[]): Promise<number> {
+  const flags = parsePipelineArgs(args, { usage: USAGE, extra: {} });
+  if (typeof flags === "number") return flags;
+  const { graphs, plan } = await compileAndPlan(flags);
+  const width = Math.max(...plan.jobs.map((p) => p.job.id.length));
+  let toRun = 0;
+  for (const planned of plan.jobs) {
+    const status = planned.status === "cached"
+      ? "cached  "
+      : planned.status === "run"
+      ? `run ${(planned.reason ?? "").padEnd(4)}`
+      : "pending ";
+    if (planned.status !== "cached") toRun++;
+    const detail = planned.detail === "" ? "" : `  ${planned.detail}`;
+    console.log(`${status.padEnd(13)} ${planned.job.id.padEnd(width)}${detail}`);
+  }
+  const runs = graphs.length === 1 ? "1 run" : `${graphs.length} runs`;
+  console.log(
+    `\n${plan.jobs.length} jobs (${runs}): ${plan.jobs.length - toRun} cached, ${toRun} to run` +
+      ` or decide after their inputs; cache ${plan.store.root}`,
+  );
+  return 0;
+}
