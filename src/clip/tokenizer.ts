@@ -488,6 +488,70 @@ export async function saveTokenizer(
 }
 
 /**
+ * Learns `maxMerges` BPE merges from `texts` the way BPE vocabularies are built: pre-tokenize like
+ * CLIP (clean, lower-case, the same pattern, bytes as symbols, `</w>` on a word's last symbol),
+ * then repeatedly merge the most frequent adjacent pair (ties: the pair seen first). Returns
+ * `"a b"` lines for `writeByteLevelTokenizer`. A tiny generated CLIP has a short context (20
+ * for clip-tiny): with bytes alone a prompt like "a centered satellite photo of forest." would be
+ * cut before the class name, so every class would read the same.
+ */
+export function learnMerges(
+  texts: readonly string[],
+  options: { maxMerges: number },
+): string[] {
+  const byteEncoder = bytesToUnicode();
+  const utf8 = new TextEncoder();
+  const wordCounts = new Map<string, number>();
+  for (const text of texts) {
+    for (const match of cleanText(text).matchAll(TOKEN_PATTERN)) {
+      const piece = match[0];
+      if (piece === START_OF_TEXT || piece === END_OF_TEXT) continue;
+      const encoded = Array.from(utf8.encode(piece), (byte) => byteEncoder[byte]!).join("");
+      wordCounts.set(encoded, (wordCounts.get(encoded) ?? 0) + 1);
+    }
+  }
+  const words = [...wordCounts].map(([word, count]) => {
+    const chars = Array.from(word);
+    return { symbols: [...chars.slice(0, -1), chars[chars.length - 1] + END_OF_WORD], count };
+  });
+  const merges: string[] = [];
+  while (merges.length < options.maxMerges) {
+    const pairCounts = new Map<string, number>();
+    for (const { symbols, count } of words) {
+      for (let i = 0; i < symbols.length - 1; i++) {
+        const pair = `${symbols[i]} ${symbols[i + 1]}`;
+        pairCounts.set(pair, (pairCounts.get(pair) ?? 0) + count);
+      }
+    }
+    let best: string | null = null;
+    let bestCount = 0;
+    for (const [pair, count] of pairCounts) {
+      if (count > bestCount) {
+        best = pair;
+        bestCount = count;
+      }
+    }
+    if (best === null) break;
+    merges.push(best);
+    const [first, second] = best.split(" ") as [string, string];
+    for (const word of words) {
+      const merged: string[] = [];
+      for (let i = 0; i < word.symbols.length;) {
+        if (word.symbols[i] === first && word.symbols[i + 1] === second) {
+          merged.push(first + second);
+          i += 2;
+        } else {
+          merged.push(word.symbols[i]!);
+          i += 1;
+        }
+      }
+      word.symbols = merged;
+    }
+  }
+  return merges;
+}
+
+/**
  * Writes a small self-made CLIP tokenizer (`vocab.json` + `merges.txt`) to `dir`: the 256 byte
  * symbols, the same with `</w>`, one id per merge (`"a b"` strings over byte symbols, e.g.
  * `"c a"`, `"ca t</w>"`), then `<|startoftext|>` and `<|endoftext|>` as the two highest ids. It

@@ -5,6 +5,7 @@ import { npyToInt32, readNpy } from "../io/npy.ts";
 import {
   bytesToUnicode,
   cleanText,
+  learnMerges,
   loadTokenizer,
   saveTokenizer,
   unescapeHtml,
@@ -172,5 +173,23 @@ Deno.test("tokenizer.json with [first, second] merge pairs loads like the string
     assert.deepEqual(loaded.encode("cat"), written.encode("cat"));
   } finally {
     await Deno.remove(temp, { recursive: true });
+  }
+});
+
+Deno.test("learnMerges() makes the words of its texts single tokens of a byte-level tokenizer", async () => {
+  const texts = ["a photo of a forest.", "a centered satellite photo of forest."];
+  const merges = learnMerges(texts, { maxMerges: 200 });
+  const dir = await Deno.makeTempDir();
+  try {
+    const tokenizer = await writeByteLevelTokenizer(dir, { merges });
+    assert.equal(tokenizer.vocabSize, 514 + merges.length);
+    // "a centered satellite photo of forest ." = 7 pieces, one id each.
+    const ids = tokenizer.encode(texts[1]!);
+    assert.equal(ids.length, 7);
+    assert.equal(tokenizer.decode(ids).trim(), "a centered satellite photo of forest .");
+    // The most frequent pair comes first: "o" + "f</w>"-like pairs occur in both texts.
+    assert.equal(learnMerges(texts, { maxMerges: 3 }).length, 3);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -11,7 +11,9 @@
 import type { JsonValue } from "../cache/canonical_json.ts";
 import { loadArchPreset } from "../clip/presets.ts";
 import { writeSyntheticClip } from "../clip/synthetic.ts";
-import { loadTokenizer, writeByteLevelTokenizer } from "../clip/tokenizer.ts";
+import { learnMerges, loadTokenizer, writeByteLevelTokenizer } from "../clip/tokenizer.ts";
+import { sha256Hex } from "../cache/digest.ts";
+import { datasetInfo, MTIL_DATASETS } from "../mtil/benchmark.ts";
 import { inspectWeights } from "../clip/weights.ts";
 import { UserError } from "../errors.ts";
 import type { ModelSpec } from "../spec/types.ts";
@@ -32,12 +34,33 @@ export function folderFingerprint(dir: string): JsonValue {
   }
 }
 
+/** Most merges the generated tokenizer learns (vocabulary = 514 byte symbols + merges). */
+const SYNTHETIC_MERGES = 4000;
+
+/**
+ * The texts the generated tokenizer learns its merges from: every MTIL prompt template and every
+ * class name the benchmark fixes, so prompts take a few tokens and fit a tiny context.
+ */
+function syntheticTokenizerCorpus(): string[] {
+  return MTIL_DATASETS.flatMap((name) => {
+    const info = datasetInfo(name);
+    return [...info.templates, ...(info.classnames ?? [])];
+  });
+}
+
 export const modelStage: StageDefinition<{ model: ModelSpec }> = {
   kind: "model",
   version: 1,
   job(id, { model }) {
     const params: JsonValue = model.source === "synthetic"
-      ? { source: "synthetic", preset: model.preset, seed: model.seed, tokenizer: model.tokenizer }
+      ? {
+        source: "synthetic",
+        preset: model.preset,
+        seed: model.seed,
+        tokenizer: model.tokenizer,
+        corpus: model.tokenizer === null ? sha256Hex(syntheticTokenizerCorpus().join("\n")) : null,
+        merges: SYNTHETIC_MERGES,
+      }
       : {
         source: "weights",
         weights: model.weights,
@@ -57,7 +80,9 @@ export const modelStage: StageDefinition<{ model: ModelSpec }> = {
         if (model.source === "synthetic") {
           ctx.log(`generating a random ${model.preset} CLIP (seed ${model.seed})`);
           const tokenizer = model.tokenizer === null
-            ? await writeByteLevelTokenizer(`${ctx.outDir}/tokenizer`)
+            ? await writeByteLevelTokenizer(`${ctx.outDir}/tokenizer`, {
+              merges: learnMerges(syntheticTokenizerCorpus(), { maxMerges: SYNTHETIC_MERGES }),
+            })
             : await loadTokenizer(model.tokenizer);
           const arch = await writeSyntheticClip(
             `${ctx.outDir}/weights`,
