@@ -13,7 +13,7 @@ import type { AccuracyMatrix } from "../mtil/matrix.ts";
 import { writeRunFolder } from "../mtil/matrix.ts";
 import { computeMetrics, metricsToJson } from "../mtil/metrics.ts";
 import { accuracyMatrixSvg, expertActivationSvg, type TaskActivations } from "../mtil/plots.ts";
-import { loadReference, referenceGroup } from "../mtil/reference.ts";
+import { loadReference, type ReferenceFile, referenceGroup } from "../mtil/reference.ts";
 import { renderTables, runTable, type TableFormat } from "../mtil/tables.ts";
 import type { Pipeline } from "../spec/types.ts";
 import { input, readJson, type StageDefinition, writeJson } from "./common.ts";
@@ -123,7 +123,7 @@ async function writeReport(
 
     const reference = pipeline.report.reference === null
       ? undefined
-      : referenceGroup(await loadReference(pipeline.report.reference));
+      : matchingGroup(await loadReference(pipeline.report.reference), pipeline);
     const table = runTable(
       pipeline.evaluate.zeroShotRow ? matrix : { ...matrix, zeroShot: null },
       {
@@ -195,4 +195,18 @@ function orderOf(pipeline: Pipeline): "I" | "II" | string[] {
   const name = pipeline.benchmark.orderName;
   const tasks = pipeline.benchmark.tasks;
   return (name === "I" || name === "II") && tasks.length === 11 ? name : [...tasks];
+}
+
+/**
+ * The reference group published for this run's setting (5-shot / full-shot) and order, else the
+ * file's default group: a full-shot Order I run is compared with ZSCL's full-shot figures, the
+ * paper's setting with the paper's Table 1 slot.
+ */
+function matchingGroup(file: ReferenceFile, pipeline: Pipeline) {
+  const shots = pipeline.benchmark.shots;
+  const setting = shots === 0 ? "full-shot" : `${shots}-shot`;
+  const found = file.groups.find((group) =>
+    group.setting === setting && group.order === pipeline.benchmark.orderName
+  );
+  return found ?? referenceGroup(file);
 }
