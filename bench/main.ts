@@ -10,6 +10,7 @@ type BenchMain = (args: string[]) => Promise<number>;
 const BENCHES: Record<string, () => Promise<{ main: BenchMain }>> = {
   encode: () => import("./encode.ts"),
   train: () => import("./train.ts"),
+  runner: () => import("./runner.ts"),
 };
 
 const USAGE = `usage: deno task bench [${Object.keys(BENCHES).join("|")}]... [--quick]`;
