@@ -165,9 +165,13 @@ Deno.test("a bad spec prints file:line:column with the offending line, exits 2 a
   for (const command of ["run", "plan"]) {
     const result = await cli(box, [command, BAD_LR]);
     assert.equal(result.code, 2);
-    assert.match(
+    assert.ok(
+      result.stderr.includes(
+        'bad_lr.yaml:4:7: train.lr: expected a number, got "2e-3x"\n' +
+          "    4 |   lr: 2e-3x\n" +
+          "      |       ^",
+      ),
       result.stderr,
-      /bad_lr\.yaml:4:7: train\.lr: expected a number, got "2e-3x"\n\s+4 \|   lr: 2e-3x\n\s+\|       \^/,
     );
   }
   assert.equal(await exists(box.cache), false);
