@@ -5,36 +5,20 @@
  * The YAML field names are snake_case (`batch_size`); here they are camelCase (`batchSize`).
  * docs/pipelines.md is the reference for what each field means and why its default is what it is.
  */
+import { LINEAR_TARGETS } from "../clip/arch.ts";
+import { BACKEND_NAMES } from "../clip/backend.ts";
+import { METHOD_PRESETS } from "../method/config.ts";
+import { MTIL_DATASETS } from "../mtil/benchmark.ts";
 
 /** The eleven MTIL datasets, by the names `configs/benchmarks/mtil/` uses. */
-export const DATASET_NAMES = [
-  "Aircraft",
-  "Caltech101",
-  "CIFAR100",
-  "DTD",
-  "EuroSAT",
-  "Flowers",
-  "Food",
-  "MNIST",
-  "OxfordPet",
-  "StanfordCars",
-  "SUN397",
-] as const;
+export const DATASET_NAMES = MTIL_DATASETS;
 export type DatasetName = typeof DATASET_NAMES[number];
 
 /**
  * Methods a pipeline can run. `expert-pool` is the paper's method as released; the others are its
  * ablations and baselines.
  */
-export const METHOD_NAMES = [
-  "expert-pool",
-  "expert-pool-no-ago",
-  "ago-no-routing",
-  "expert-pool-trainable-router",
-  "lora",
-  "full-finetune",
-  "zero-shot",
-] as const;
+export const METHOD_NAMES = METHOD_PRESETS;
 export type MethodName = typeof METHOD_NAMES[number];
 
 /** Methods that draw rank-1 experts from a pool, so top_k / merge_top / ago.critical apply. */
@@ -45,18 +29,11 @@ export const EXPERT_POOL_METHODS: readonly MethodName[] = [
   "expert-pool-trainable-router",
 ];
 
-export const BACKEND_NAMES = [
-  "auto",
-  "cpu",
-  "wasm",
-  "webgpu",
-  "tensorflow",
-  "tensorflow-gpu",
-] as const;
+export { BACKEND_NAMES };
 export type BackendName = typeof BACKEND_NAMES[number];
 
 /** Adapted linear layers of a transformer block: attention q/k/v/out, MLP fc (c_fc) and proj (c_proj). */
-export const TARGET_NAMES = ["q", "k", "v", "out", "fc", "proj"] as const;
+export const TARGET_NAMES = LINEAR_TARGETS;
 export type TargetName = typeof TARGET_NAMES[number];
 
 export const ENCODER_NAMES = ["vision", "text"] as const;

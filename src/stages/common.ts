@@ -24,6 +24,15 @@ export interface StageDefinition<Args> {
   job(id: string, args: Args): Job;
 }
 
+/** A job of `stage`: its id, the stage's kind and version, and what the stage says. */
+export function stageJob(
+  stage: { kind: string; version: number },
+  id: string,
+  job: Pick<Job, "params" | "inputs" | "run">,
+): Job {
+  return { id, kind: stage.kind, version: stage.version, ...job };
+}
+
 /** Where a dataset's images come from: a user's data root, or the synthetic-data artifact. */
 export type DataSource =
   | { kind: "folder"; root: string }

@@ -5,7 +5,7 @@
  */
 import { writeSyntheticMtil } from "../mtil/synthetic.ts";
 import type { MtilDataset } from "../mtil/benchmark.ts";
-import type { StageDefinition } from "./common.ts";
+import { type StageDefinition, stageJob } from "./common.ts";
 
 export interface DataArgs {
   datasets: readonly string[];
@@ -20,10 +20,7 @@ export const dataStage: StageDefinition<DataArgs> = {
   version: 1,
   job(id, args) {
     const datasets = [...args.datasets].sort();
-    return {
-      id,
-      kind: this.kind,
-      version: this.version,
+    return stageJob(this, id, {
       params: { ...args, datasets },
       inputs: {},
       async run(ctx) {
@@ -36,6 +33,6 @@ export const dataStage: StageDefinition<DataArgs> = {
           datasets: datasets as MtilDataset[],
         });
       },
-    };
+    });
   },
 };

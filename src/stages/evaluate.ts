@@ -6,7 +6,14 @@
 import { npyToFloat32, readNpy } from "../io/npy.ts";
 import { evaluate } from "../mtil/evaluate.ts";
 import { readPrepared } from "../mtil/prepare.ts";
-import { deltaInputs, input, modelState, type StageDefinition, writeJson } from "./common.ts";
+import {
+  deltaInputs,
+  input,
+  modelState,
+  type StageDefinition,
+  stageJob,
+  writeJson,
+} from "./common.ts";
 
 export interface EvaluateArgs {
   model: string;
@@ -30,10 +37,7 @@ export const evaluateStage: StageDefinition<EvaluateArgs> = {
   kind: "evaluate",
   version: 1,
   job(id, args) {
-    return {
-      id,
-      kind: this.kind,
-      version: this.version,
+    return stageJob(this, id, {
       params: { batchSize: args.batchSize },
       inputs: {
         model: args.model,
@@ -69,6 +73,6 @@ export const evaluateStage: StageDefinition<EvaluateArgs> = {
           }% (${accuracy.correct}/${accuracy.total})`,
         );
       },
-    };
+    });
   },
 };

@@ -14,6 +14,7 @@ import {
   dataRoot,
   type DataSource,
   type StageDefinition,
+  stageJob,
 } from "./common.ts";
 
 export interface FewShotArgs {
@@ -29,10 +30,7 @@ export const fewshotStage: StageDefinition<FewShotArgs> = {
   kind: "fewshot",
   version: 1,
   job(id, args) {
-    return {
-      id,
-      kind: this.kind,
-      version: this.version,
+    return stageJob(this, id, {
       params: {
         data: dataParams(args.data),
         dataset: args.dataset,
@@ -68,6 +66,6 @@ export const fewshotStage: StageDefinition<FewShotArgs> = {
             `${split.classNames.length} classes)`,
         );
       },
-    };
+    });
   },
 };

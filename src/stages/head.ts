@@ -12,6 +12,7 @@ import {
   modelDescriptor,
   modelState,
   type StageDefinition,
+  stageJob,
   tokenizerFor,
 } from "./common.ts";
 
@@ -29,10 +30,7 @@ export const headStage: StageDefinition<HeadArgs> = {
   kind: "head",
   version: 1,
   job(id, args) {
-    return {
-      id,
-      kind: this.kind,
-      version: this.version,
+    return stageJob(this, id, {
       params: { dataset: args.dataset, templates: args.templates, batchSize: args.batchSize },
       inputs: { model: args.model, prepared: args.prepared, ...deltaInputs(args.deltas) },
       async run(ctx) {
@@ -55,6 +53,6 @@ export const headStage: StageDefinition<HeadArgs> = {
           `${args.dataset}: ${set.classNames.length} classes x ${args.templates.length} templates`,
         );
       },
-    };
+    });
   },
 };

@@ -5,16 +5,13 @@
  * merge artifacts of tasks 1..t, applied in order: W <- W + (alpha/r) B[:, top] A[top, :].
  */
 import { loadTaskDelta, saveTaskDelta } from "../method/delta_io.ts";
-import { input, type StageDefinition, writeJson } from "./common.ts";
+import { input, type StageDefinition, stageJob, writeJson } from "./common.ts";
 
 export const mergeStage: StageDefinition<{ train: string }> = {
   kind: "merge",
   version: 1,
   job(id, args) {
-    return {
-      id,
-      kind: this.kind,
-      version: this.version,
+    return stageJob(this, id, {
       params: {},
       inputs: { train: args.train },
       async run(ctx) {
@@ -37,6 +34,6 @@ export const mergeStage: StageDefinition<{ train: string }> = {
         });
         ctx.log(`${merged.task}: ${experts} experts over ${merged.modules.length} modules merged`);
       },
-    };
+    });
   },
 };

@@ -17,7 +17,7 @@ import { datasetInfo, MTIL_DATASETS } from "../mtil/benchmark.ts";
 import { inspectWeights } from "../clip/weights.ts";
 import { UserError } from "../errors.ts";
 import type { ModelSpec } from "../spec/types.ts";
-import { type StageDefinition, writeJson } from "./common.ts";
+import { type StageDefinition, stageJob, writeJson } from "./common.ts";
 
 /** Name, size and mtime of each file in `dir`, or a marker when it cannot be read (yet). */
 export function folderFingerprint(dir: string): JsonValue {
@@ -70,10 +70,7 @@ export const modelStage: StageDefinition<{ model: ModelSpec }> = {
           ? "same"
           : folderFingerprint(model.tokenizer),
       };
-    return {
-      id,
-      kind: this.kind,
-      version: this.version,
+    return stageJob(this, id, {
       params,
       inputs: {},
       async run(ctx) {
@@ -118,6 +115,6 @@ export const modelStage: StageDefinition<{ model: ModelSpec }> = {
           contextLength: info.arch.text.contextLength,
         });
       },
-    };
+    });
   },
 };

@@ -5,16 +5,13 @@
  */
 import { loadTaskDelta, saveTaskDelta } from "../method/delta_io.ts";
 import type { ModuleDelta, TaskDelta } from "../method/delta.ts";
-import { input, type StageDefinition, writeJson } from "./common.ts";
+import { input, type StageDefinition, stageJob, writeJson } from "./common.ts";
 
 export const orthogonalizeStage: StageDefinition<{ previous: string | null; train: string }> = {
   kind: "orthogonalize",
   version: 1,
   job(id, args) {
-    return {
-      id,
-      kind: this.kind,
-      version: this.version,
+    return stageJob(this, id, {
       params: {},
       inputs: { train: args.train, ...(args.previous === null ? {} : { previous: args.previous }) },
       async run(ctx) {
@@ -53,7 +50,7 @@ export const orthogonalizeStage: StageDefinition<{ previous: string | null; trai
         await writeJson(ctx.outDir, "bank.json", { modules: bank.modules.length, columns });
         ctx.log(`AGO bank: ${columns} B columns over ${bank.modules.length} modules`);
       },
-    };
+    });
   },
 };
 

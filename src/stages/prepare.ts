@@ -10,6 +10,7 @@ import {
   dataRoot,
   type DataSource,
   type StageDefinition,
+  stageJob,
 } from "./common.ts";
 
 export interface PrepareArgs {
@@ -25,10 +26,7 @@ export const prepareStage: StageDefinition<PrepareArgs> = {
   kind: "prepare",
   version: 1,
   job(id, args) {
-    return {
-      id,
-      kind: this.kind,
-      version: this.version,
+    return stageJob(this, id, {
       params: {
         data: dataParams(args.data),
         dataset: args.dataset,
@@ -52,6 +50,6 @@ export const prepareStage: StageDefinition<PrepareArgs> = {
         );
         await writePrepared(`${ctx.outDir}/images`, prepared);
       },
-    };
+    });
   },
 };

@@ -16,7 +16,7 @@ import { accuracyMatrixSvg, expertActivationSvg, type TaskActivations } from "..
 import { loadReference, type ReferenceFile, referenceGroup } from "../mtil/reference.ts";
 import { renderTables, runTable, type TableFormat } from "../mtil/tables.ts";
 import type { Pipeline } from "../spec/types.ts";
-import { input, readJson, type StageDefinition, writeJson } from "./common.ts";
+import { input, readJson, type StageDefinition, stageJob, writeJson } from "./common.ts";
 import type { AccuracyRecord } from "./evaluate.ts";
 
 export interface ReportArgs {
@@ -70,14 +70,11 @@ export const reportStage: StageDefinition<ReportArgs> = {
       inputs[evaluationInput(key)] = jobId;
     }
     args.trains.forEach((jobId, i) => inputs[`train-${String(i + 1).padStart(2, "0")}`] = jobId);
-    return {
-      id,
-      kind: this.kind,
-      version: this.version,
+    return stageJob(this, id, {
       params,
       inputs,
       run: (ctx) => writeReport(ctx, args),
-    };
+    });
   },
 };
 

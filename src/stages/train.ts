@@ -20,6 +20,7 @@ import {
   modelDescriptor,
   modelState,
   type StageDefinition,
+  stageJob,
   tokenizerFor,
   writeJson,
 } from "./common.ts";
@@ -60,10 +61,7 @@ export const trainStage: StageDefinition<TrainArgs> = {
   version: 1,
   job(id, args) {
     const { model: _model, deltas: _deltas, bank: _bank, fewshot: _fewshot, ...settings } = args;
-    return {
-      id,
-      kind: this.kind,
-      version: this.version,
+    return stageJob(this, id, {
       params: settings as unknown as JsonValue,
       inputs: {
         model: args.model,
@@ -127,6 +125,6 @@ export const trainStage: StageDefinition<TrainArgs> = {
           ctx.log(`${args.task}: loss ${first.toFixed(4)} -> ${last.toFixed(4)}`);
         }
       },
-    };
+    });
   },
 };
