@@ -21,7 +21,9 @@ export async function main(args: string[]): Promise<number> {
       ? `run ${(planned.reason ?? "").padEnd(4)}`
       : "pending ";
     if (planned.status !== "cached") toRun++;
-    const detail = planned.detail === "" ? "" : `  ${planned.detail}`;
+    const detail = planned.status === "cached" || planned.detail === ""
+      ? ""
+      : `  ${shorten(planned.detail)}`;
     console.log(`${status.padEnd(13)} ${planned.job.id.padEnd(width)}${detail}`);
   }
   const runs = graphs.length === 1 ? "1 run" : `${graphs.length} runs`;
@@ -30,4 +32,14 @@ export async function main(args: string[]): Promise<number> {
       ` or decide after their inputs; cache ${plan.store.root}`,
   );
   return 0;
+}
+
+/** "waits for a, b, c, d, e, f" -> "waits for a, b, c, d and 2 more": one line per job. */
+function shorten(detail: string): string {
+  return detail.replace(/(waits for )([^;]+)/, (_, lead: string, list: string) => {
+    const ids = list.split(", ");
+    return ids.length <= 4
+      ? lead + list
+      : `${lead}${ids.slice(0, 4).join(", ")} and ${ids.length - 4} more`;
+  });
 }
