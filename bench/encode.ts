@@ -184,6 +184,12 @@ export async function main(args: string[]): Promise<number> {
       }
     }
   }
+  const cpuReference = await numpyMatMul(matMulSize, reps);
+  if (cpuReference !== null) {
+    console.log(
+      `cpu's own figure (${cpuReference.tool}): matmul ${cpuReference.gflops.toFixed(2)} GFLOP/s`,
+    );
+  }
   const report = {
     bench: "encode",
     date: new Date().toISOString(),
@@ -193,6 +199,7 @@ export async function main(args: string[]): Promise<number> {
     tfjs: tf.version.tfjs,
     cpus: navigator.hardwareConcurrency,
     matmul: matmuls,
+    cpuReference,
     encode: encodes,
     skipped,
   };
@@ -203,6 +210,51 @@ export async function main(args: string[]): Promise<number> {
     console.log(`wrote ${out}`);
   }
   return 0;
+}
+
+/**
+ * The same matmul in numpy (its BLAS on every core): what this CPU can do, to read the backends'
+ * figures against. Null where python3 with numpy is absent. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+ * are dropped for this one command: they pin OpenBLAS to a slow generic kernel on some machines.
+ */
+async function numpyMatMul(
+  size: number,
+  reps: number,
+): Promise<{ tool: string; shape: string; gflops: number } | null> {
+  const script = `
+import json, time, numpy as np
+n = ${size}
+a = np.random.rand(n, n).astype(np.float32); b = np.random.rand(n, 4 * n).astype(np.float32)
+a @ b
+best = 1e9
+for _ in range(${reps}):
+    t = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t)
+print(json.dumps({"numpy": np.__version__, "gflops": 2 * n * n * 4 * n / best / 1e9}))
+`;
+  const env = Deno.env.toObject();
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  try {
+    const output = await new Deno.Command("python3", {
+      args: ["-c", script],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!output.success) return null;
+    const result = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+      numpy: string;
+      gflops: number;
+    };
+    return {
+      tool: `numpy ${result.numpy}`,
+      shape: `[${size}x${size}]@[${size}x${4 * size}]`,
+      gflops: result.gflops,
+    };
+  } catch {
+    return null;
+  }
 }
 
 if (import.meta.main) {
