@@ -318,7 +318,8 @@ export interface MethodSettings {
   mergeTop: number;
   alpha: number;
   dropout: number;
-  ago: { weight: number; critical: number };
+  /** `past`: "method" (or absent) keeps the preset's choice. */
+  ago: { weight: number; critical: number; past?: "method" | AgoColumns };
   targets: readonly LinearTarget[];
   encoders: readonly EncoderName[];
   blocks: "all" | readonly number[];
@@ -337,7 +338,14 @@ export function methodConfigFromSettings(settings: MethodSettings): MethodConfig
     mergeTop: settings.mergeTop,
     alpha: settings.alpha,
     dropout: settings.dropout,
-    ago: { ...preset.ago, weight: settings.ago.weight, critical: settings.ago.critical },
+    ago: {
+      ...preset.ago,
+      weight: settings.ago.weight,
+      critical: settings.ago.critical,
+      past: settings.ago.past === undefined || settings.ago.past === "method"
+        ? preset.ago.past
+        : settings.ago.past,
+    },
     targets: [...settings.targets],
     encoders: [...settings.encoders],
     blocks: settings.blocks === "all" ? "all" : [...settings.blocks],

@@ -280,10 +280,15 @@ function readMethod(top: Section): MethodSpec {
   const rank = readNumber(section, "rank", { integer: true, min: 1, default: 12 });
   const topK = readNumber(section, "top_k", { integer: true, min: 1, default: 8 });
   const mergeTop = readNumber(section, "merge_top", { integer: true, min: 1, default: 4 });
-  const agoSection = section.section("ago", ["weight", "critical"]);
+  const agoSection = section.section("ago", ["weight", "critical", "past"]);
   const ago = {
     weight: readNumber(agoSection, "weight", { min: 0, default: 0.1 }),
     critical: readNumber(agoSection, "critical", { integer: true, min: 1, default: 4 }),
+    past: readChoice(agoSection, "past", {
+      choices: ["method", "critical", "all"] as const,
+      what: "AGO past-column choice",
+      default: "method",
+    }),
   };
   if (EXPERT_POOL_METHODS.includes(name)) {
     // Experts are drawn from the rank-sized pool: none of these counts can exceed it.

@@ -104,6 +104,12 @@ export interface AgoSpec {
   weight: number;
   /** Most-activated experts per task whose B columns enter the AGO bank. */
   critical: number;
+  /**
+   * Which B columns of earlier tasks the term compares against: `critical` (their top
+   * `critical`, as the paper describes), `all` (every column, what the authors' release does), or
+   * `method`: the variant's own choice (critical for expert-pool, all for ago-no-routing).
+   */
+  past: "method" | "critical" | "all";
 }
 
 export interface MethodSpec {

@@ -74,7 +74,7 @@ Deno.test("a minimal spec gets every default of the released protocol", () => {
     mergeTop: 4,
     alpha: 1,
     dropout: 0.2,
-    ago: { weight: 0.1, critical: 4 },
+    ago: { weight: 0.1, critical: 4, past: "method" },
     targets: ["q", "k", "v", "out", "fc", "proj"],
     encoders: ["vision", "text"],
     blocks: "all",
