@@ -67,3 +67,45 @@ for (const name of cases) {
     assert.equal(error.message, Deno.readTextFileSync(expectedPath).replace(/\n$/, ""));
   });
 }
+
+Deno.test("every golden bad spec, through the run and plan commands, prints its message, exits 2 and writes nothing", async () => {
+  const { main } = await import("../../src/cli/main.ts");
+  const { relative } = await import("node:path");
+  const sandbox = await Deno.makeTempDir({ prefix: "rankone-golden-" });
+  const saved = { cache: Deno.env.get("RANKONE_CACHE"), results: Deno.env.get("RANKONE_RESULTS") };
+  Deno.env.set("RANKONE_CACHE", `${sandbox}/cache`);
+  Deno.env.set("RANKONE_RESULTS", `${sandbox}/results`);
+  const printed: string[] = [];
+  const consoleError = console.error;
+  console.error = (...parts: unknown[]) => printed.push(parts.join(" "));
+  try {
+    for (const name of cases) {
+      const specPath = `${BAD_FOLDER}${name}.yaml`;
+      const text = Deno.readTextFileSync(specPath);
+      const flags = [
+        ...headerValues(text, "set").flatMap((pair) => ["--set", pair]),
+        ...headerValues(text, "var").flatMap((pair) => ["--var", pair]),
+      ];
+      // The messages name files relative to the working folder; the golden ones, to the repo.
+      const expected = Deno.readTextFileSync(`${BAD_FOLDER}${name}.expected`)
+        .replace(/\n$/, "")
+        .replaceAll("tests/spec/bad/", `${relative(Deno.cwd(), BAD_FOLDER)}/`);
+      for (const command of ["run", "plan"]) {
+        printed.length = 0;
+        const code = await main([command, specPath, ...flags]);
+        assert.equal(code, 2, `${command} ${name}`);
+        assert.equal(printed.join("\n"), `error: ${expected}`, `${command} ${name}`);
+      }
+    }
+    assert.deepEqual([...Deno.readDirSync(sandbox)], [], "nothing was written");
+  } finally {
+    console.error = consoleError;
+    for (
+      const [name, value] of [["RANKONE_CACHE", saved.cache], ["RANKONE_RESULTS", saved.results]]
+    ) {
+      if (value === undefined) Deno.env.delete(name!);
+      else Deno.env.set(name!, value);
+    }
+    await Deno.remove(sandbox, { recursive: true });
+  }
+});
