@@ -9,6 +9,7 @@
 import { dirname, join, resolve } from "node:path";
 import { type BackendName, isBackendName, useBackend } from "../clip/backend.ts";
 import { UserError } from "../errors.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
 import type { RunGraph } from "../plan/build.ts";
 import { runJobs } from "../runner/run.ts";
 import { interruptOnSigint } from "../runner/signals.ts";
@@ -56,14 +57,50 @@ export async function main(args: string[]): Promise<number> {
     `${summary.ran} jobs ran, ${summary.cached} cached, ${summary.seconds.toFixed(1)} s ` +
       `(backend ${backend})`,
   );
+  const finished: { graph: RunGraph; report: JobResult }[] = [];
   for (const graph of graphs) {
     const report = byId.get(graph.reportId);
     if (report === undefined) continue; // --until stopped before the report
     const folder = join(resultsRoot, graph.pipeline.name, runSlug(graph));
     await writeResults(folder, { graph, report, results: summary.results, backend });
+    finished.push({ graph, report });
     console.log(`results: ${folder}`);
   }
+  if (graphs.length > 1 && finished.length === graphs.length) {
+    const path = join(resultsRoot, graphs[0]!.pipeline.name, "summary.md");
+    await writeFileAtomic(path, new TextEncoder().encode(await sweepSummary(finished)));
+    console.log(`summary of the ${finished.length} runs: ${path}`);
+  }
   return 0;
+}
+
+/**
+ * One line per run of a matrix sweep (its matrix point, Transfer / Average / Last means): the
+ * ablation table at a glance. Each run's folder has the per-dataset tables.
+ */
+async function sweepSummary(runs: { graph: RunGraph; report: JobResult }[]): Promise<string> {
+  const lines = [
+    `# ${runs[0]!.graph.pipeline.name}: ${runs.length} runs`,
+    "",
+    "| run | Transfer | Average | Last |",
+    "|---|---:|---:|---:|",
+  ];
+  for (const { graph, report } of runs) {
+    let cells = ["–", "–", "–"];
+    try {
+      const metrics = JSON.parse(
+        await Deno.readTextFile(join(report.dir, "metrics.json")),
+      ) as Record<string, { mean?: number } | undefined>;
+      cells = ["transfer", "average", "last"].map((name) => {
+        const mean = metrics[name]?.mean;
+        return typeof mean === "number" ? mean.toFixed(1) : "–";
+      });
+    } catch {
+      // A report without metrics (evaluate.every_task: false keeps Last only) shows dashes.
+    }
+    lines.push(`| ${runSlug(graph)} | ${cells.join(" | ")} |`);
+  }
+  return lines.join("\n") + "\n";
 }
 
 /**
