@@ -3,7 +3,8 @@
  * order, each either cached or to run with its reason (MISSING, PARAMS, INPUT, VERSION, FORCED)
  * and what changed. Runs nothing and writes nothing but the cache's bookkeeping folders.
  */
-import { compileAndPlan, parsePipelineArgs } from "./pipeline.ts";
+import { compileAndPlan } from "../runner/pipeline.ts";
+import { parsePipelineArgs } from "./pipeline.ts";
 
 const USAGE =
   "usage: deno task plan FILE [--set a.b=value]... [--var NAME=value]... [--force ID|KIND|GLOB]...";

@@ -195,3 +195,9 @@ export async function buildRunGraph(
   }));
   return { pipeline, jobs, reportId };
 }
+
+/** A run's folder name under results/<pipeline>/: its matrix point, or `default`. */
+export function runSlug(graph: RunGraph): string {
+  const point = graph.pipeline.runName.slice(graph.pipeline.name.length + 1);
+  return point === "" ? "default" : point.replace(/[^A-Za-z0-9._=,+-]+/g, "_");
+}
