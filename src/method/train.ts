@@ -35,6 +35,25 @@ export interface FewShotSet {
   classNames: readonly string[];
 }
 
+/**
+ * Training images too many to hold as one tensor (full-shot): each batch is made when the loop
+ * needs it, augmented anew per epoch as the release's data loader does.
+ */
+export interface StreamedImages {
+  /** [N] class indices into `classNames`. */
+  labels: ArrayLike<number>;
+  classNames: readonly string[];
+  /** Normalised pixels [indices.length, 3, H, W] of samples `indices` (in that order) for `epoch`. */
+  batch(indices: readonly number[], epoch: number): Promise<tf.Tensor4D>;
+}
+
+/** What a task trains on: a few-shot set held in memory, or images streamed per batch. */
+export type TrainingImages = FewShotSet | StreamedImages;
+
+function isStreamed(images: TrainingImages): images is StreamedImages {
+  return "batch" in images;
+}
+
 export interface TrainOptions {
   method: MethodConfig;
   /** The task's name (errors and the delta name it). */
@@ -121,8 +140,8 @@ function makeBackboneTrainable(model: ClipModel): tf.Variable[] {
   });
 }
 
-function checkOptions(fewShot: FewShotSet, options: TrainOptions): number[] {
-  const count = fewShot.pixels.shape[0];
+function checkOptions(fewShot: TrainingImages, options: TrainOptions): number[] {
+  const count = isStreamed(fewShot) ? fewShot.labels.length : fewShot.pixels.shape[0];
   if (fewShot.labels.length !== count) {
     throw new UserError(
       `Task "${options.task}": ${count} images but ${fewShot.labels.length} labels`,
@@ -146,12 +165,15 @@ function checkOptions(fewShot: FewShotSet, options: TrainOptions): number[] {
   return labels;
 }
 
-/** Trains one task and returns its delta (merged experts, counts, router) and loss curve. */
-export function trainTask(
+/**
+ * Trains one task and returns its delta (merged experts, counts, router) and loss curve. Values
+ * are read back asynchronously (WebGPU has no synchronous reads), each loss before the update.
+ */
+export async function trainTask(
   model: ClipModel,
-  fewShot: FewShotSet,
+  fewShot: TrainingImages,
   options: TrainOptions,
-): TrainResult {
+): Promise<TrainResult> {
   const { method } = options;
   const rng = new SeededRng(options.seed);
   const initRng = rng.fork();
@@ -209,10 +231,14 @@ export function trainTask(
       const tokenIds = options.tokenize(texts);
       const lr = options.schedule === "constant" ? options.lr : cosineLearningRate(step, options);
 
-      let agoValue: number | null = null;
+      let agoKept: tf.Tensor | null = null;
+      const streamed = isStreamed(fewShot)
+        ? await fewShot.batch(batch, Math.floor(step / batchesPerEpoch))
+        : null;
       const { value, grads } = tf.tidy(() => {
         const tokens = tf.tensor2d(tokenIds, [batch.length, contextLength], "int32");
-        const pixels = tf.gather(fewShot.pixels, tf.tensor1d(batch, "int32"));
+        const pixels = streamed ??
+          tf.gather((fewShot as FewShotSet).pixels, tf.tensor1d(batch, "int32"));
         const targets = tf.tensor2d(targetMatrix(batchLabels), [batch.length, batch.length]);
         return tf.variableGrads(() => {
           // Text first, then images, as the release (the order fixes the dropout draws).
@@ -225,15 +251,21 @@ export function trainTask(
           if (useAgo && pool !== null) {
             const ago = agoLoss(pool, bank, method.ago);
             if (ago !== null) {
-              agoValue = ago.dataSync()[0]!;
+              agoKept = tf.keep(tf.clone(ago));
               loss = tf.add(loss, tf.mul(ago, method.ago.weight));
             }
           }
           return loss;
         }, variables);
       });
+      streamed?.dispose();
       // Read the loss before any further op on these tensors.
-      const loss = value.dataSync()[0]!;
+      const loss = (await value.data())[0]!;
+      let agoValue: number | null = null;
+      if (agoKept !== null) {
+        agoValue = (await (agoKept as tf.Tensor).data())[0]!;
+        (agoKept as tf.Tensor).dispose();
+      }
       if (!Number.isFinite(loss)) {
         tf.dispose([value, ...Object.values(grads)]);
         throw new UserError(
@@ -252,10 +284,15 @@ export function trainTask(
     if (pool !== null) {
       return { delta: extractTaskDelta(pool, { task: options.task }), losses, agoLosses };
     }
-    const dense = modelSlots(working).map((slot) => {
+    const dense = [];
+    for (const slot of modelSlots(working)) {
       const tensor = slot.get();
-      return { name: slot.name, shape: tensor.shape, data: Float32Array.from(tensor.dataSync()) };
-    });
+      dense.push({
+        name: slot.name,
+        shape: tensor.shape,
+        data: Float32Array.from(await tensor.data()),
+      });
+    }
     return { delta: emptyDelta(dense), losses, agoLosses };
   } finally {
     optimizer.dispose();

@@ -85,7 +85,7 @@ Deno.test("trainTask() lowers the loss of a micro CLIP; tensors stay flat across
   const data = fewShotSet();
   const before = tf.memory().numTensors;
   const perStep: number[] = [];
-  const result = trainTask(model, data, {
+  const result = await trainTask(model, data, {
     ...options(loadMethodConfig("expert-pool")),
     onProgress: () => perStep.push(tf.memory().numTensors),
   });
@@ -110,8 +110,16 @@ Deno.test("trainTask() gives the same losses twice for a fixed seed (cpu and was
     await useBackend(backend);
     const model = microModel(1);
     const data = fewShotSet();
-    const first = trainTask(model, data, options(loadMethodConfig("expert-pool"), { steps: 4 }));
-    const second = trainTask(model, data, options(loadMethodConfig("expert-pool"), { steps: 4 }));
+    const first = await trainTask(
+      model,
+      data,
+      options(loadMethodConfig("expert-pool"), { steps: 4 }),
+    );
+    const second = await trainTask(
+      model,
+      data,
+      options(loadMethodConfig("expert-pool"), { steps: 4 }),
+    );
     assert.deepEqual(first.losses, second.losses, backend);
     assert.deepEqual(first.delta, second.delta, backend);
     disposeModel(model);
@@ -125,17 +133,17 @@ Deno.test("a second task gets an AGO term from the first; merging changes the mo
   const model = microModel(2);
   const data = fewShotSet();
   const method = loadMethodConfig("expert-pool");
-  const task1 = trainTask(model, data, options(method, { steps: 4 }));
+  const task1 = await trainTask(model, data, options(method, { steps: 4 }));
   assert.deepEqual(task1.agoLosses, []);
   const weightBefore = model.linears.get("visual.blocks.0.attn.q")!.weight.dataSync().slice();
   applyTaskDelta(model, task1.delta);
   const weightAfter = model.linears.get("visual.blocks.0.attn.q")!.weight.dataSync();
   assert.ok(weightAfter.some((w, i) => w !== weightBefore[i]));
-  const task2 = trainTask(model, data, options(method, { steps: 4, history: [task1.delta] }));
+  const task2 = await trainTask(model, data, options(method, { steps: 4, history: [task1.delta] }));
   assert.equal(task2.agoLosses.length, 4);
   assert.equal(task2.agoLosses[0], 0); // B starts at zero
   assert.ok(task2.agoLosses[3]! > 0);
-  const noAgo = trainTask(
+  const noAgo = await trainTask(
     model,
     data,
     options(loadMethodConfig("expert-pool-no-ago"), {
@@ -157,11 +165,11 @@ Deno.test("the router stays at its initialisation unless the variant trains it",
   const initialBias = initial.adapters.get("visual.blocks.0.attn.q")!.routerBias!.dataSync()
     .slice();
   disposeAdapterPool(initial);
-  const routerBias = (config: MethodConfig) =>
-    trainTask(model, data, options(config, { steps: 3 })).delta.modules
+  const routerBias = async (config: MethodConfig) =>
+    (await trainTask(model, data, options(config, { steps: 3 }))).delta.modules
       .find((m) => m.name === "visual.blocks.0.attn.q")!.router!.bias;
-  assert.deepEqual([...routerBias(frozen)], [...initialBias]);
-  const learned = routerBias(loadMethodConfig("expert-pool-trainable-router"));
+  assert.deepEqual([...await routerBias(frozen)], [...initialBias]);
+  const learned = await routerBias(loadMethodConfig("expert-pool-trainable-router"));
   assert.ok(learned.some((b, i) => Math.abs(b - initialBias[i]!) > 1e-4));
   disposeModel(model);
   data.pixels.dispose();
@@ -172,18 +180,25 @@ Deno.test("lora and full-finetune variants train too; full-finetune's delta rebu
   const model = microModel(4);
   const data = fewShotSet();
   const before = tf.memory().numTensors;
-  const lora = trainTask(model, data, options(loadMethodConfig("lora")));
+  const lora = await trainTask(model, data, options(loadMethodConfig("lora")));
   assert.equal(lora.delta.modules[0]!.experts.length, 12);
   assert.equal(lora.delta.modules[0]!.router, null);
   assert.ok(mean(lora.losses.slice(-3)) < mean(lora.losses.slice(0, 3)));
-  const full = trainTask(model, data, options(loadMethodConfig("full-finetune"), { lr: 0.01 }));
+  const full = await trainTask(
+    model,
+    data,
+    options(loadMethodConfig("full-finetune"), { lr: 0.01 }),
+  );
   assert.ok(mean(full.losses.slice(-3)) < mean(full.losses.slice(0, 3)));
   assert.equal(tf.memory().numTensors, before);
   applyTaskDelta(model, full.delta, { setDense: denseSetterFor(model) });
   assert.equal(tf.memory().numTensors, before);
   const projection = full.delta.dense.find((d) => d.name === "text.projection")!;
   assert.deepEqual([...model.text.projection.dataSync()], [...projection.data]);
-  assert.deepEqual(trainTask(model, data, options(loadMethodConfig("zero-shot"))).losses, []);
+  assert.deepEqual(
+    (await trainTask(model, data, options(loadMethodConfig("zero-shot")))).losses,
+    [],
+  );
   disposeModel(model);
   data.pixels.dispose();
 });
@@ -193,7 +208,7 @@ Deno.test("a NaN loss is a UserError naming the task and step", async () => {
   const model = microModel(1);
   const data = fewShotSet();
   const broken = { ...data, pixels: tf.fill([12, 3, 8, 8], NaN) as tf.Tensor4D };
-  assert.throws(
+  await assert.rejects(
     () => trainTask(model, broken, options(loadMethodConfig("expert-pool"), { task: "DTD" })),
     (error) => {
       assert.ok(error instanceof UserError);

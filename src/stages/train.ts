@@ -85,7 +85,7 @@ export const trainStage: StageDefinition<TrainArgs> = {
             `${args.task}: ${set.labels.length} images, ${set.classNames.length} classes, ` +
               `${args.steps} steps, lr ${args.lr}, template "${args.template}"`,
           );
-          result = trainTask(model, {
+          result = await trainTask(model, {
             pixels,
             labels: set.labels,
             classNames: set.classNames,
