@@ -45,6 +45,8 @@ export interface StreamedImages {
   classNames: readonly string[];
   /** Normalised pixels [indices.length, 3, H, W] of samples `indices` (in that order) for `epoch`. */
   batch(indices: readonly number[], epoch: number): Promise<tf.Tensor4D>;
+  /** Optional: start making the batch `batch` will be asked for next, while this step computes. */
+  prefetch?(indices: readonly number[], epoch: number): void;
 }
 
 /** What a task trains on: a few-shot set held in memory, or images streamed per batch. */
@@ -235,6 +237,14 @@ export async function trainTask(
       const streamed = isStreamed(fewShot)
         ? await fewShot.batch(batch, Math.floor(step / batchesPerEpoch))
         : null;
+      // The next batch within this epoch (the next epoch's order is drawn when it starts).
+      if (isStreamed(fewShot) && step + 1 < options.steps && (step + 1) % batchesPerEpoch !== 0) {
+        const next = start + options.batchSize;
+        fewShot.prefetch?.(
+          order.slice(next, next + options.batchSize),
+          Math.floor(step / batchesPerEpoch),
+        );
+      }
       const { value, grads } = tf.tidy(() => {
         const tokens = tf.tensor2d(tokenIds, [batch.length, contextLength], "int32");
         const pixels = streamed ??
