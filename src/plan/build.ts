@@ -163,6 +163,8 @@ export async function buildRunGraph(
       deltas: [...deltas],
       bank,
       fewshot: fewshotId,
+      // Full-shot sets are listed without pixels: training streams them from the data.
+      data: benchmark.shots === 0 ? data : null,
       method: methodConfig,
       task: dataset,
       template: trainingTemplate(pipeline, dataset, t),

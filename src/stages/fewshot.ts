@@ -2,8 +2,9 @@
  * Stage `fewshot` (per task): the task's training set as the release builds it: the first `shots`
  * images of each class from one seeded shuffled pass over the train split, each decoded and
  * augmented ONCE (RandomResizedCrop to the model's size, scale 0.9-1.0, bicubic) and stored as
- * uint8. Training then reuses exactly these pixels every epoch. `shots = 0` (full-shot) stores the
- * whole train split, augmented once the same way.
+ * uint8. Training then reuses exactly these pixels every epoch. `shots = 0` (full-shot) lists the
+ * whole train split (sample indices, labels, class names) without images: the train stage streams
+ * it from the data root and crops every epoch anew (src/mtil/stream.ts).
  */
 import { readDatasetSplit } from "../mtil/datasets/registry.ts";
 import { fewShotIndices } from "../mtil/fewshot.ts";
@@ -26,11 +27,19 @@ export interface FewShotArgs {
   size: number;
 }
 
+/**
+ * Version of full-shot jobs: 2 since they store no images (version 1 stored the whole split,
+ * augmented once). Few-shot jobs compute what they always did and keep the stage's version 1, so
+ * existing 5-shot caches stay valid.
+ */
+const FULL_SHOT_VERSION = 2;
+
 export const fewshotStage: StageDefinition<FewShotArgs> = {
   kind: "fewshot",
   version: 1,
   job(id, args) {
-    return stageJob(this, id, {
+    const stage = args.shots === 0 ? { kind: this.kind, version: FULL_SHOT_VERSION } : this;
+    return stageJob(stage, id, {
       params: {
         data: dataParams(args.data),
         dataset: args.dataset,
@@ -44,7 +53,7 @@ export const fewshotStage: StageDefinition<FewShotArgs> = {
         const indices = Int32Array.from(
           fewShotIndices(split, { shots: args.shots, seed: args.seed }),
         );
-        const images = await augmentSamples(split, indices, {
+        const images = args.shots === 0 ? null : await augmentSamples(split, indices, {
           size: args.size,
           seed: args.seed,
           onProgress: (done, total) => ctx.progress(done, total, "images"),
@@ -63,7 +72,8 @@ export const fewshotStage: StageDefinition<FewShotArgs> = {
         }, { extra: { shots: args.shots, seed: args.seed } });
         ctx.log(
           `${args.dataset}: ${labels.length} images (${args.shots || "all"} per class, ` +
-            `${split.classNames.length} classes)`,
+            `${split.classNames.length} classes)` +
+            (images === null ? ", listed only: training streams them from the data root" : ""),
         );
       },
     });

@@ -5,6 +5,11 @@
  * every module's activation counts and router, and the B columns this task adds to the AGO bank
  * (`delta.safetensors`), the loss curve (`losses.json`) and the routing statistics
  * (`activations.json`: per module, the votes each expert received over the task).
+ *
+ * A few-shot set's stored pixels are held as one tensor. A full-shot set (stored without images)
+ * is streamed from the data root instead: each batch decoded when the loop needs it and cropped
+ * anew per epoch (src/mtil/stream.ts), so only the full-shot job has the data root among its
+ * params and inputs.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { JsonValue } from "../cache/canonical_json.ts";
@@ -12,9 +17,14 @@ import { normalizeUint8 } from "../io/image.ts";
 import type { MethodConfig } from "../method/config.ts";
 import { loadTaskDelta, saveTaskDelta } from "../method/delta_io.ts";
 import type { TaskDelta } from "../method/delta.ts";
-import { trainTask } from "../method/train.ts";
+import { type TrainingImages, trainTask } from "../method/train.ts";
 import { readImageSet } from "../mtil/prepare.ts";
+import { openStreamedImages } from "../mtil/stream.ts";
 import {
+  dataInputs,
+  dataParams,
+  dataRoot,
+  type DataSource,
   deltaInputs,
   input,
   modelDescriptor,
@@ -32,6 +42,11 @@ export interface TrainArgs {
   /** The orthogonalize job holding the AGO bank after the previous task, or null (task 1). */
   bank: string | null;
   fewshot: string;
+  /**
+   * Where a full-shot set's images are read from (its fewshot artifact lists them without
+   * pixels); null for a few-shot set, whose job then does not depend on the data root.
+   */
+  data: DataSource | null;
   method: MethodConfig;
   task: string;
   template: string;
@@ -60,36 +75,59 @@ export const trainStage: StageDefinition<TrainArgs> = {
   kind: "train",
   version: 1,
   job(id, args) {
-    const { model: _model, deltas: _deltas, bank: _bank, fewshot: _fewshot, ...settings } = args;
+    const {
+      model: _model,
+      deltas: _deltas,
+      bank: _bank,
+      fewshot: _fewshot,
+      data: _data,
+      ...settings
+    } = args;
+    const streamed = args.data === null ? {} : { data: dataParams(args.data) };
     return stageJob(this, id, {
-      params: settings as unknown as JsonValue,
+      params: { ...settings, ...streamed } as unknown as JsonValue,
       inputs: {
         model: args.model,
         fewshot: args.fewshot,
         ...deltaInputs(args.deltas),
         ...(args.bank === null ? {} : { bank: args.bank }),
+        ...(args.data === null ? {} : dataInputs(args.data)),
       },
       async run(ctx) {
         const descriptor = await modelDescriptor(ctx);
         const tokenizer = await tokenizerFor(descriptor);
         const model = await modelState(ctx);
-        const { set } = await readImageSet(`${input(ctx, "fewshot").dir}/images`);
-        if (set.images === null) throw new Error(`${ctx.id}: the few-shot set holds no images`);
+        const { set, extra } = await readImageSet(`${input(ctx, "fewshot").dir}/images`);
         const history: TaskDelta[] = ctx.inputs.bank === undefined
           ? []
           : [await loadTaskDelta(`${input(ctx, "bank").dir}/bank.safetensors`)];
-        const pixels = pixelsTensor(set.images, set.labels.length, set.size);
+        let images: TrainingImages;
+        let pixels: tf.Tensor4D | null = null;
+        if (set.images !== null) {
+          pixels = pixelsTensor(set.images, set.labels.length, set.size);
+          images = { pixels, labels: set.labels, classNames: set.classNames };
+        } else {
+          if (args.data === null || typeof extra.seed !== "number") {
+            throw new Error(`${ctx.id}: the few-shot set holds no images and no way to read them`);
+          }
+          images = await openStreamedImages(dataRoot(ctx), {
+            dataset: set.dataset,
+            sampleIndices: set.sampleIndices,
+            expectedLabels: set.labels,
+            size: set.size,
+            seed: extra.seed,
+            signal: ctx.signal,
+          });
+        }
         let result;
         try {
           ctx.log(
-            `${args.task}: ${set.labels.length} images, ${set.classNames.length} classes, ` +
-              `${args.steps} steps, lr ${args.lr}, template "${args.template}"`,
+            `${args.task}: ${set.labels.length} images` +
+              (pixels === null ? " (streamed, cropped anew every epoch)" : "") +
+              `, ${set.classNames.length} classes, ${args.steps} steps, lr ${args.lr}, ` +
+              `template "${args.template}"`,
           );
-          result = await trainTask(model, {
-            pixels,
-            labels: set.labels,
-            classNames: set.classNames,
-          }, {
+          result = await trainTask(model, images, {
             method: args.method,
             task: args.task,
             template: args.template,
@@ -109,7 +147,7 @@ export const trainStage: StageDefinition<TrainArgs> = {
             signal: ctx.signal,
           });
         } finally {
-          pixels.dispose();
+          pixels?.dispose();
         }
         const { delta, losses, agoLosses } = result;
         await saveTaskDelta(`${ctx.outDir}/delta.safetensors`, delta);
