@@ -392,7 +392,16 @@ export function encodeText(
     // Pool at each row's end token (its highest id) with a one-hot matmul rather than a gather:
     // the gradient of gather needs UnsortedSegmentSum, which tfjs-wasm lacks, and training takes
     // gradients through this pooling.
-    const endToken = tf.oneHot(tf.argMax(tokens, 1), contextLength).toFloat(); // [b, context]
+    // Built with where(): tfjs-webgpu casts int32 to float32 by relabelling the buffer, and the
+    // transposed one-hot in the backward pass would read the integers' bits.
+    const endToken = tf.where(
+      tf.equal(
+        tf.reshape(tf.argMax(tokens, 1), [batch, 1]),
+        tf.range(0, contextLength, 1, "int32"),
+      ),
+      tf.scalar(1),
+      tf.scalar(0),
+    ); // [b, context]
     const pooled = tf.matMul(endToken.reshape([batch, 1, contextLength]), x); // [b, 1, width]
     const normed = layerNorm(pooled.reshape([batch, 1, width]), text.lnFinal);
     return normed.reshape([batch, width]).matMul(text.projection) as tf.Tensor2D; // [b, embed]

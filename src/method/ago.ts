@@ -5,12 +5,14 @@
  * receives gradient (the past is constant); A is not constrained. No past (task 1): no term.
  *
  * In the input-major layout B columns are rows of `up` [r, d_out], and the bank is held
- * transposed, [d_out, n], so B_curᵀ B_past = up[S] · bank is a plain matmul.
+ * transposed, [d_out, n], so B_curᵀ B_past = up[S] · bank is a plain matmul. The current columns
+ * are chosen on the device from the running counts (no read-back in the training step).
  */
 import * as tf from "@tensorflow/tfjs";
 import type { AgoColumns } from "./config.ts";
-import { type AgoBankEntry, agoExperts } from "./delta.ts";
+import type { AgoBankEntry } from "./delta.ts";
 import type { AdapterPool } from "./pool.ts";
+import { mostActivatedSelector, offTape } from "./routing.ts";
 
 /** The bank as constant tensors [d_out, n] per module. Dispose with `disposeAgoTensors`. */
 export function agoTensors(bank: ReadonlyMap<string, AgoBankEntry>): Map<string, tf.Tensor2D> {
@@ -40,18 +42,21 @@ export function agoLoss(
   for (const [name, past] of bank) {
     const adapter = pool.adapters.get(name);
     if (adapter === undefined) continue;
-    const experts = agoExperts(adapter.counts, {
-      columns: options.current,
-      critical: options.critical,
-    });
-    // Rows of `up` picked by a one-hot [c, r] matmul: gather's gradient needs
-    // UnsortedSegmentSum, which tfjs-wasm lacks.
-    const r = adapter.counts.length;
-    const selector = new Float32Array(experts.length * r);
-    experts.forEach((expert, row) => (selector[row * r + expert] = 1));
-    const current = tf.matMul(tf.tensor2d(selector, [experts.length, r]), adapter.up); // [c, d_out]
+    // Rows of `up` picked by a one-hot [c, r] matmul, ascending expert order (as `agoExperts`):
+    // gather's gradient needs UnsortedSegmentSum, which tfjs-wasm lacks.
+    const r = adapter.counts.shape[0];
+    const selector = offTape(() =>
+      options.current === "all"
+        ? tf.eye(r) as tf.Tensor2D
+        : mostActivatedSelector(adapter.counts, options.critical)
+    );
+    const current = tf.matMul(selector, adapter.up); // [c, d_out]
     terms.push(tf.sum(tf.abs(tf.matMul(current, past)))); // |[c, n]| summed
   }
   if (terms.length === 0) return null;
-  return tf.div(tf.addN(terms), terms.length) as tf.Scalar;
+  // Summed in order by a chain of adds, not tf.addN: tfjs-webgpu binds every addN input as a
+  // storage buffer, and past the adapter's limit (8 on some) the kernel silently writes nothing.
+  // cpu and wasm addN accumulate in the same order in float32, so the value is the same.
+  const total = terms.reduce((sum, term) => tf.add(sum, term));
+  return tf.div(total, terms.length) as tf.Scalar;
 }

@@ -83,18 +83,31 @@ export function agoExperts(
   return mostActivated(counts, options.critical);
 }
 
-/** Reads the trained pool into a `TaskDelta` (plain arrays; the pool is left untouched). */
-export function extractTaskDelta(pool: AdapterPool, options: { task: string }): TaskDelta {
+/**
+ * Reads the trained pool into a `TaskDelta` (plain arrays; the pool is left untouched). Values
+ * come back asynchronously (WebGPU has no synchronous reads); this is where a task's activation
+ * counts leave the device.
+ */
+export async function extractTaskDelta(
+  pool: AdapterPool,
+  options: { task: string },
+): Promise<TaskDelta> {
   const { config } = pool;
   const m = mergedExpertCount(config);
   const modules: ModuleDelta[] = [];
   for (const adapter of pool.adapters.values()) {
     const { dIn, dOut, name } = adapter.module;
-    const experts = mostActivated(adapter.counts, m);
-    const down = adapter.down.dataSync() as Float32Array; // [d_in, r]
-    const up = adapter.up.dataSync() as Float32Array; // [r, d_out]
+    const [countValues, down, up, routerWeight, routerBias] = await Promise.all([
+      adapter.counts.data() as Promise<Float32Array>, // [r]
+      adapter.down.data() as Promise<Float32Array>, // [d_in, r]
+      adapter.up.data() as Promise<Float32Array>, // [r, d_out]
+      adapter.routerWeight?.data() as Promise<Float32Array> | undefined, // [d_in, r]
+      adapter.routerBias?.data() as Promise<Float32Array> | undefined, // [r]
+    ]);
+    const counts = Float64Array.from(countValues);
+    const experts = mostActivated(counts, m);
     const ago = config.ago.enabled
-      ? agoExperts(adapter.counts, { columns: config.ago.past, critical: config.ago.critical })
+      ? agoExperts(counts, { columns: config.ago.past, critical: config.ago.critical })
       : [];
     modules.push({
       name,
@@ -103,13 +116,10 @@ export function extractTaskDelta(pool: AdapterPool, options: { task: string }): 
       experts,
       down: takeColumns(down, [dIn, config.rank], experts),
       up: takeRows(up, dOut, experts),
-      counts: Float64Array.from(adapter.counts),
+      counts,
       agoRows: takeRows(up, dOut, ago),
-      router: adapter.routerWeight && adapter.routerBias
-        ? {
-          weight: Float32Array.from(adapter.routerWeight.dataSync()),
-          bias: Float32Array.from(adapter.routerBias.dataSync()),
-        }
+      router: routerWeight && routerBias
+        ? { weight: Float32Array.from(routerWeight), bias: Float32Array.from(routerBias) }
         : null,
     });
   }

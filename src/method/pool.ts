@@ -10,6 +10,10 @@
  *   `down` [d_in, r] = lora_Aᵀ,  `up` [r, d_out] = lora_Bᵀ,  `routerWeight` [d_in, r] = router.weightᵀ.
  * Expert j is column j of `down` and row j of `up`. The selection S is applied as a 0/1 mask on
  * the rank dimension of the [tokens, r] intermediate; B·A is never formed.
+ *
+ * Routing runs as tensor ops on the device (`routing.ts`): a training step makes no synchronous
+ * read (WebGPU has none, and on a GPU each would stall the queue once per module). Activation
+ * counts accumulate in a tensor per module and are read once, when the task's delta is extracted.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ClipArch } from "../clip/arch.ts";
@@ -17,7 +21,7 @@ import type { LinearApply, LinearLayer } from "../clip/linear.ts";
 import type { SeededRng } from "../io/rng.ts";
 import { hasRouter, type MethodConfig } from "./config.ts";
 import { type AdaptedModule, adapterModules } from "./modules.ts";
-import { countVotes, expertMask } from "./routing.ts";
+import { mostVotedMask, offTape, voteCounts } from "./routing.ts";
 
 export interface ExpertAdapter {
   readonly module: AdaptedModule;
@@ -29,10 +33,11 @@ export interface ExpertAdapter {
   readonly routerWeight: tf.Variable<tf.Rank.R2> | null;
   /** [r] */
   readonly routerBias: tf.Variable<tf.Rank.R1> | null;
-  /** [r] activation counts: votes received over the task so far. */
-  readonly counts: Float64Array;
-  /** [r] 0/1 mask of the experts active on the latest batch. */
-  lastMask: Float32Array;
+  /**
+   * [r] activation counts: votes received over the task so far, on the device (float32 holds
+   * integers exactly up to 2^24 votes per expert).
+   */
+  readonly counts: tf.Variable<tf.Rank.R1>;
 }
 
 export interface AdapterPool {
@@ -119,8 +124,10 @@ export function createAdapterPool(
       up,
       routerWeight,
       routerBias,
-      counts: new Float64Array(r),
-      lastMask: new Float32Array(r),
+      counts: variableFrom(tf.zeros([r]) as tf.Tensor1D, {
+        trainable: false,
+        name: `${module.name}.counts`,
+      }),
     });
   }
   return { config, scale: config.alpha / config.rank, adapters };
@@ -144,12 +151,15 @@ export function disposeAdapterPool(pool: AdapterPool): void {
     adapter.up.dispose();
     adapter.routerWeight?.dispose();
     adapter.routerBias?.dispose();
+    adapter.counts.dispose();
   }
 }
 
 /** Zeroes every module's activation counts (e.g. after a warm-up pass that should not count). */
 export function resetCounts(pool: AdapterPool): void {
-  for (const adapter of pool.adapters.values()) adapter.counts.fill(0);
+  for (const adapter of pool.adapters.values()) {
+    tf.tidy(() => adapter.counts.assign(tf.zerosLike(adapter.counts)));
+  }
 }
 
 /** x·W + b for x [batch, tokens, d_in] -> [batch, tokens, d_out]. */
@@ -200,32 +210,32 @@ export function poolLinear(pool: AdapterPool, options: PoolForwardOptions): Line
     const hidden = tf.matMul(flat, adapter.down); // [batch·tokens, r]
 
     let gated: tf.Tensor;
-    if (config.routing === "all" || adapter.routerWeight === null || adapter.routerBias === null) {
-      const mask = new Float32Array(r).fill(1);
-      adapter.lastMask = mask;
-      if (countActivations) { for (let j = 0; j < r; j++) adapter.counts[j]! += batch; }
+    const { counts, routerWeight, routerBias } = adapter;
+    if (config.routing === "all" || routerWeight === null || routerBias === null) {
+      // Every expert active: each sample counts once for each.
+      if (countActivations) counts.assign(offTape(() => tf.add(counts, batch)));
       gated = tf.mul(hidden, scale);
     } else {
-      // Token 0 of each sample ([CLS] in vision, the start token in text): [batch, d_in].
-      const first = tf.reshape(tf.slice(branchInput, [0, 0, 0], [batch, 1, dIn]), [batch, dIn]);
-      const probs = tf.softmax(tf.add(tf.matMul(first, adapter.routerWeight), adapter.routerBias));
-      const probValues = probs.dataSync(); // [batch, r]
-      const votes = countVotes(probValues, batch, { experts: r, k: config.topK });
-      const mask = expertMask(votes, config.topK);
-      adapter.lastMask = mask;
-      if (countActivations) { for (let j = 0; j < r; j++) adapter.counts[j]! += votes[j]!; }
-      if (config.router === "straight-through") {
+      // Router probabilities on token 0 of each sample ([CLS] in vision, the start token in
+      // text): [batch, r]. Off the tape unless the router learns through them.
+      const routerProbs = () => {
+        const first = tf.reshape(tf.slice(branchInput, [0, 0, 0], [batch, 1, dIn]), [batch, dIn]);
+        return tf.softmax(tf.add(tf.matMul(first, routerWeight), routerBias)) as tf.Tensor2D;
+      };
+      const straightThrough = config.router === "straight-through";
+      const probs = straightThrough ? routerProbs() : offTape(routerProbs);
+      const votes = offTape(() => voteCounts(probs, config.topK)); // [r]
+      const mask = offTape(() => mostVotedMask(votes, config.topK)); // [r] 0/1
+      if (countActivations) counts.assign(offTape(() => tf.add(counts, votes)));
+      if (straightThrough) {
         // gate = mask · (1 + (p - p)): exactly the mask forward, d gate / d p = mask backward.
-        const constantProbs = tf.tensor2d(probValues, [batch, r]);
-        const gate = tf.mul(
-          tf.tensor1d(mask),
-          tf.add(1, tf.sub(probs, constantProbs)),
-        ); // [batch, r]
+        const constantProbs = offTape(() => tf.clone(probs));
+        const gate = tf.mul(mask, tf.add(1, tf.sub(probs, constantProbs))); // [batch, r]
         const perSample = tf.reshape(hidden, [batch, tokens, r]);
         gated = tf.mul(tf.mul(perSample, tf.reshape(gate, [batch, 1, r])), scale);
         gated = tf.reshape(gated, [batch * tokens, r]);
       } else {
-        gated = tf.mul(hidden, tf.mul(tf.tensor1d(mask), scale));
+        gated = tf.mul(hidden, tf.mul(mask, scale));
       }
     }
     const branch = tf.reshape(tf.matMul(gated as tf.Tensor2D, adapter.up), [batch, tokens, dOut]);

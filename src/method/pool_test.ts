@@ -103,7 +103,7 @@ Deno.test("the adapter output equals x·W + b + (alpha/r)·x·A_S·B_S on a hand
   const branch = matmul(matmul(x, down, 2, 2, 3), up, 2, 3, 3);
   const expected = base.map((v, i) => v + [0.5, -0.5, 0][i % 3]! + (1.5 / 3) * branch[i]!);
   assertClose(y, expected, 1e-5);
-  assert.deepEqual([...adapter.counts], [1, 1, 1]);
+  assert.deepEqual([...adapter.counts.dataSync()], [1, 1, 1]);
   weight.dispose();
   bias.dispose();
   disposeAdapterPool(pool);
@@ -148,9 +148,9 @@ Deno.test(
       return tf.transpose(out, [1, 0, 2]).dataSync();
     });
     assertClose(output, y!, 1e-5);
-    assert.deepEqual([...adapter.counts], [...counts!]);
+    assert.deepEqual([...adapter.counts.dataSync()], [...counts!]);
 
-    const delta = extractTaskDelta(pool, { task: "fixture" });
+    const delta = await extractTaskDelta(pool, { task: "fixture" });
     assert.deepEqual(delta.modules[0]!.experts, [2, 9, 10, 11]);
     applyTaskDelta({ linears: new Map([[layer.name, layer]]) }, delta);
     assertClose(layer.weight.dataSync(), transpose(mergedW!, 24, 16), 1e-5);
@@ -161,18 +161,18 @@ Deno.test(
   },
 );
 
-Deno.test("merge() adds (1/r)·B_top·A_top; the merged plain layer equals the pool restricted to them", () => {
+Deno.test("merge() adds (1/r)·B_top·A_top; the merged plain layer equals the pool restricted to them", async () => {
   const before = tf.memory().numTensors;
   const cfg = config({ rank: 4, topK: 2, mergeTop: 2, alpha: 1 });
   const pool = createAdapterPool(tinyArch(3, 2), cfg, { rng: new SeededRng(7) });
   const adapter = pool.adapters.get("visual.blocks.0.mlp.fc")!;
   const up = [1, 2, -1, 0.5, 3, 1, 0, -2]; // [4, 2]
   assignTidy(adapter.up, tf.tensor2d(up, [4, 2]));
-  adapter.counts.set([5, 1, 7, 2]); // top-2 = experts 0 and 2
+  assignTidy(adapter.counts, tf.tensor1d([5, 1, 7, 2])); // top-2 = experts 0 and 2
   const down = adapter.down.dataSync();
   const w0 = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
   const layer = layerOf(tf.tensor2d(w0, [3, 2]), tf.zeros([2]) as tf.Tensor1D);
-  const delta = extractTaskDelta(pool, { task: "t" });
+  const delta = await extractTaskDelta(pool, { task: "t" });
   assert.deepEqual(delta.modules[0]!.experts, [0, 2]);
   applyTaskDelta({ linears: new Map([[layer.name, layer]]) }, delta);
   const expected = w0.map((w, index) => {
@@ -223,7 +223,7 @@ Deno.test("agoLoss() is sum |B_curᵀ B_past|, zero for orthogonal columns, abse
   const pool = createAdapterPool(tinyArch(2, 3), cfg, { rng: new SeededRng(3) });
   const adapter = pool.adapters.get("visual.blocks.0.mlp.fc")!;
   assignTidy(adapter.up, tf.tensor2d([1, 2, 0, 0, 0, 5], [2, 3])); // B columns (1,2,0) and (0,0,5)
-  adapter.counts.set([3, 1]); // current critical expert: 0
+  assignTidy(adapter.counts, tf.tensor1d([3, 1])); // current critical expert: 0
   const options = { current: "critical" as const, critical: 1 };
 
   assert.equal(agoLoss(pool, new Map(), options), null);

@@ -292,7 +292,7 @@ export async function trainTask(
     }
 
     if (pool !== null) {
-      return { delta: extractTaskDelta(pool, { task: options.task }), losses, agoLosses };
+      return { delta: await extractTaskDelta(pool, { task: options.task }), losses, agoLosses };
     }
     const dense = [];
     for (const slot of modelSlots(working)) {
