@@ -106,10 +106,10 @@ function headClasses(head: Float32Array, dim: number): number {
  * Accuracy of already-computed image features `[N, D]` (row-major, any norm) against `head`
  * `[C, D]`: the arg-max of `100 * normalise(features) · headᵀ` per image.
  */
-export function scoreFeatures(
+export async function scoreFeatures(
   features: Float32Array,
   options: { labels: Int32Array; head: Float32Array },
-): Accuracy {
+): Promise<Accuracy> {
   const { labels, head } = options;
   const count = labels.length;
   if (count === 0 || features.length % count !== 0) {
@@ -127,8 +127,10 @@ export function scoreFeatures(
     const headT = tf.tensor2d(head, [classes, dim]).transpose(); // [D, C]
     return tf.argMax(unit.matMul(headT).mul(LOGIT_SCALE), 1); // [N]
   });
-  counter.add(predicted.dataSync() as Int32Array, labels);
+  // Read back asynchronously: WebGPU has no synchronous reads.
+  const values = await predicted.data() as Int32Array;
   predicted.dispose();
+  counter.add(values, labels);
   return counter.result();
 }
 

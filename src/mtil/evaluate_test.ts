@@ -33,7 +33,7 @@ Deno.test("scoreFeatures: a hand-made head and features give 3 of 5 right (60%)"
   ]);
   const labels = Int32Array.from([0, 1, 2, 2, 0]);
   const before = tf.memory().numTensors;
-  const result = scoreFeatures(features, { labels, head });
+  const result = await scoreFeatures(features, { labels, head });
   assert.equal(tf.memory().numTensors, before);
   assert.equal(result.top1, 60);
   assert.equal(result.correct, 3);
@@ -43,9 +43,9 @@ Deno.test("scoreFeatures: a hand-made head and features give 3 of 5 right (60%)"
   assert.deepEqual([...result.predictions], [0, 1, 1, 2, 1]);
 });
 
-Deno.test("scoreFeatures: a label outside the head's classes is a UserError", () => {
+Deno.test("scoreFeatures: a label outside the head's classes is a UserError", async () => {
   const head = Float32Array.from([1, 0, 0, 1]);
-  assert.throws(
+  await assert.rejects(
     () => scoreFeatures(Float32Array.from([1, 0]), { labels: Int32Array.from([2]), head }),
     /label 2 of image 0 is outside the head's 2 classes/,
   );
@@ -109,7 +109,7 @@ Deno.test("evaluate on a tiny CLIP matches scoring directly encoded features, in
       onProgress: (done, total) => progress.push([done, total]),
     });
     assert.equal(tf.memory().numTensors, before);
-    const expected = scoreFeatures(direct, { labels, head: randomHead });
+    const expected = await scoreFeatures(direct, { labels, head: randomHead });
     assert.deepEqual(result, expected);
     assert.deepEqual(progress, [[4, 6], [6, 6]]);
   } finally {
