@@ -4,54 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { cli, exists, ranCount, sandbox, spawnCli, TINY } from "./cli_sandbox.ts";
 
-const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
-const TINY = fileURLToPath(new URL("./fixtures/pipelines/tiny.yaml", import.meta.url));
 const BAD_LR = fileURLToPath(new URL("./fixtures/pipelines/bad_lr.yaml", import.meta.url));
-const REPO = fileURLToPath(new URL("..", import.meta.url));
-
-interface Sandbox {
-  cache: string;
-  results: string;
-  env: Record<string, string>;
-}
-
-async function sandbox(): Promise<Sandbox> {
-  const root = await Deno.makeTempDir({ prefix: "rankone-e2e-" });
-  const cache = `${root}/cache`;
-  const results = `${root}/results`;
-  return {
-    cache,
-    results,
-    env: {
-      RANKONE_CACHE: cache,
-      RANKONE_RESULTS: results,
-      NO_COLOR: "1",
-      DENO_NO_UPDATE_CHECK: "1",
-    },
-  };
-}
-
-async function cli(
-  box: Sandbox,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    env: box.env,
-    cwd: REPO,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
-
-function ranCount(stdout: string): number {
-  const match = /^(\d+) jobs ran, (\d+) cached/m.exec(stdout);
-  assert.ok(match, `no summary line in:\n${stdout}`);
-  return Number(match[1]);
-}
 
 async function resultFiles(folder: string): Promise<Record<string, string>> {
   const files: Record<string, string> = {};
@@ -59,15 +14,6 @@ async function resultFiles(folder: string): Promise<Record<string, string>> {
     files[name] = await Deno.readTextFile(`${folder}/${name}`);
   }
   return files;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test("run, run again: the second run executes no stage; one changed parameter reruns only its downstream", async () => {
@@ -117,7 +63,7 @@ Deno.test("run, run again: the second run executes no stage; one changed paramet
   // train, merge, orthogonalize of task 1; train, merge of task 2; 2 x 2 heads and evaluations
   // after each task; the report.
   assert.equal(ranCount(changed.stdout), 14);
-  await Deno.remove(box.cache.replace(/\/cache$/, ""), { recursive: true });
+  await Deno.remove(box.root, { recursive: true });
 });
 
 Deno.test("SIGKILL in the middle of training, then a rerun: results equal an uninterrupted run", async () => {
@@ -127,13 +73,7 @@ Deno.test("SIGKILL in the middle of training, then a rerun: results equal an uni
   assert.equal(whole.code, 0, whole.stderr);
 
   const box = await sandbox();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "run", TINY, ...slow],
-    env: box.env,
-    cwd: REPO,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnCli(box, ["run", TINY, ...slow]);
   // Kill it once the first task's training reports progress.
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
@@ -156,7 +96,7 @@ Deno.test("SIGKILL in the middle of training, then a rerun: results equal an uni
     await resultFiles(`${reference.results}/tiny/default`),
   );
   for (const root of [box, reference]) {
-    await Deno.remove(root.cache.replace(/\/cache$/, ""), { recursive: true });
+    await Deno.remove(root.root, { recursive: true });
   }
 });
 
@@ -183,5 +123,5 @@ Deno.test("a bad spec prints file:line:column with the offending line, exits 2 a
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /Cannot read pipeline pipelines\/does-not-exist\.yaml/);
   assert.equal(await exists(box.cache), false);
-  await Deno.remove(box.cache.replace(/\/cache$/, ""), { recursive: true });
+  await Deno.remove(box.root, { recursive: true });
 });

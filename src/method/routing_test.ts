@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import type { ClipArch } from "../clip/arch.ts";
 import { availableBackends, useBackend } from "../clip/backend.ts";
-import { buildModel, type ClipModel, disposeModel, parameterShapes } from "../clip/model.ts";
+import { disposeModel } from "../clip/model.ts";
 import { SeededRng } from "../io/rng.ts";
 import { loadMethodConfig, type MethodConfig } from "./config.ts";
 import { applyTaskDelta } from "./delta.ts";
@@ -16,7 +15,8 @@ import {
   topKMask,
   voteCounts,
 } from "./routing.ts";
-import { type FewShotSet, type TrainOptions, type TrainResult, trainTask } from "./train.ts";
+import { type TrainOptions, type TrainResult, trainTask } from "./train.ts";
+import { microFewShotSet, microModel, microTrainOptions } from "../../tests/micro_clip.ts";
 
 const BACKENDS = await availableBackends();
 
@@ -63,77 +63,16 @@ Deno.test("on-device votes, batch mask and AGO columns equal the reference rule,
   await useBackend("cpu");
 });
 
-/** A CLIP small enough to train for a few steps: 5 image tokens, 5 text tokens. */
-const ARCH: ClipArch = {
-  name: "test-micro",
-  embedDim: 8,
-  vision: { imageSize: 8, patchSize: 4, width: 16, layers: 1, heads: 2, mlpWidth: 32 },
-  text: { contextLength: 5, vocabSize: 12, width: 16, layers: 1, heads: 2, mlpWidth: 32 },
-};
-const CLASSES = ["cat", "dog", "car", "cup"];
-
-function microModel(seed: number): ClipModel {
-  const rng = new SeededRng(seed);
-  const params = new Map<string, tf.Tensor>();
-  for (const [name, shape] of parameterShapes(ARCH)) {
-    const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    const isNormWeight = /ln_\w+\.weight$/.test(name);
-    for (let i = 0; i < values.length; i++) values[i] = isNormWeight ? 1 : rng.uniform(-0.3, 0.3);
-    if (name === "logit_scale") values[0] = Math.log(10);
-    params.set(name, tf.tensor(values, shape));
-  }
-  return buildModel(ARCH, params);
-}
-
-/** Word i of `CLASSES` -> token i + 1; start 10, end 11 (the highest id). */
-function tokenize(texts: string[]): Int32Array {
-  const ids = new Int32Array(texts.length * ARCH.text.contextLength);
-  texts.forEach((text, row) => {
-    const word = CLASSES.findIndex((name) => text.includes(name));
-    ids.set([10, word + 1, 11], row * ARCH.text.contextLength);
-  });
-  return ids;
-}
-
-/** 3 images per class: a class-specific colour plus noise. */
-function fewShotSet(): FewShotSet {
-  const rng = new SeededRng(5);
-  const labels = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3];
-  const pixels = new Float32Array(labels.length * 3 * 64);
-  labels.forEach((label, n) => {
-    for (let c = 0; c < 3; c++) {
-      for (let p = 0; p < 64; p++) {
-        pixels[(n * 3 + c) * 64 + p] = ((label * 3 + c) % 5) / 2 - 1 + rng.uniform(-0.2, 0.2);
-      }
-    }
-  });
-  return { pixels: tf.tensor4d(pixels, [labels.length, 3, 8, 8]), labels, classNames: CLASSES };
-}
-
+/** The micro task at the paper's rate: at large rates Adam's first steps turn float noise in
+ * near-zero gradients into visible parameter differences between backends. */
 function options(method: MethodConfig, overrides: Partial<TrainOptions> = {}): TrainOptions {
-  return {
-    method,
-    task: "micro",
-    template: "a photo of a {}.",
-    tokenize,
-    steps: 3,
-    iterations: 3,
-    batchSize: 4,
-    // The paper's rate: at large rates Adam's first steps turn float noise in near-zero gradients
-    // into visible parameter differences between backends.
-    lr: 2e-3,
-    minLr: 1e-6,
-    weightDecay: 0.01,
-    betas: [0.9, 0.999],
-    seed: 42,
-    ...overrides,
-  };
+  return microTrainOptions(method, { steps: 3, iterations: 3, lr: 2e-3, ...overrides });
 }
 
 /** Task 1, merged, then task 2 with task 1's AGO columns: every routing and AGO path runs. */
 async function twoTasks(method: MethodConfig): Promise<[TrainResult, TrainResult]> {
   const model = microModel(2);
-  const data = fewShotSet();
+  const data = microFewShotSet();
   try {
     const first = await trainTask(model, data, options(method));
     applyTaskDelta(model, first.delta);

@@ -1,0 +1,78 @@
+/**
+ * Running the CLI as a user does, in a sandbox: a private cache and results folder, the process's
+ * own exit code and output. For end-to-end tests.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+export const REPO = fileURLToPath(new URL("..", import.meta.url));
+/** The two-task pipeline on the generated tiny CLIP (tests/fixtures/pipelines/tiny.yaml). */
+export const TINY = fileURLToPath(new URL("./fixtures/pipelines/tiny.yaml", import.meta.url));
+
+export interface Sandbox {
+  root: string;
+  cache: string;
+  results: string;
+  env: Record<string, string>;
+}
+
+export async function sandbox(prefix = "rankone-e2e-"): Promise<Sandbox> {
+  const root = await Deno.makeTempDir({ prefix });
+  const cache = `${root}/cache`;
+  const results = `${root}/results`;
+  return {
+    root,
+    cache,
+    results,
+    env: {
+      RANKONE_CACHE: cache,
+      RANKONE_RESULTS: results,
+      NO_COLOR: "1",
+      DENO_NO_UPDATE_CHECK: "1",
+    },
+  };
+}
+
+/** The `deno task` entry point (`src/cli/main.ts`) run as its own process in the sandbox. */
+export async function cli(
+  box: Sandbox,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    env: box.env,
+    cwd: REPO,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+/** `cli()` as a child process the test can signal, its stderr streamed. */
+export function spawnCli(box: Sandbox, args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    env: box.env,
+    cwd: REPO,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** How many jobs a `run` executed, from its summary line. */
+export function ranCount(stdout: string): number {
+  const match = /^(\d+) jobs ran, (\d+) cached/m.exec(stdout);
+  assert.ok(match, `no summary line in:\n${stdout}`);
+  return Number(match[1]);
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
