@@ -155,6 +155,43 @@ function measure(backend: ConcreteBackend, testCase: Case, reps: number): Measur
   }
 }
 
+/** One case measured by a child process: its measurement, or why it failed. */
+async function measureInChild(
+  backend: ConcreteBackend,
+  testCase: Case,
+  reps: number,
+): Promise<Measurement | string> {
+  const out = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        fileURLToPath(import.meta.url),
+        "--case",
+        `${testCase.arch}:${testCase.batch}`,
+        "--backends",
+        backend,
+        "--reps",
+        String(reps),
+        "--out",
+        out,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!output.success) {
+      const stderr = new TextDecoder().decode(output.stderr);
+      return /Aborted\(\)|out of memory/i.test(stderr)
+        ? "out of memory: the wasm heap is capped at 4 GiB"
+        : stderr.trim().split("\n").find((line) => line.includes("error")) ?? "failed";
+    }
+    return JSON.parse(await Deno.readTextFile(out)) as Measurement;
+  } finally {
+    await Deno.remove(out);
+  }
+}
+
 export async function main(args: string[]): Promise<number> {
   let values;
   try {
@@ -165,6 +202,9 @@ export async function main(args: string[]): Promise<number> {
         quick: { type: "boolean", default: false },
         backends: { type: "string" },
         reps: { type: "string" },
+        // One measurement in this process (the parent runs each case in a child, so that a case
+        // that exhausts the wasm heap, which aborts the process, is recorded, not fatal).
+        case: { type: "string" },
         out: {
           type: "string",
           default: fileURLToPath(new URL("../results/bench/train.json", import.meta.url)),
@@ -185,21 +225,28 @@ export async function main(args: string[]): Promise<number> {
     : values.quick
     ? ["cpu" as const]
     : await availableBackends();
-  const cases: Case[] = values.quick
-    ? [{ arch: "clip-tiny", batch: 4 }]
-    : [{ arch: "clip-tiny", batch: 32 }, { arch: "ViT-B-16", batch: 8 }, {
-      arch: "ViT-B-16",
-      batch: 32,
-    }];
+  if (values.case !== undefined) {
+    const [arch, batch] = values.case.split(":");
+    await useBackend(backends[0]!);
+    const result = measure(backends[0]!, { arch: arch!, batch: Number(batch) }, reps);
+    await writeFileAtomic(values.out, new TextEncoder().encode(JSON.stringify(result)));
+    return 0;
+  }
+  const cases: Case[] = values.quick ? [{ arch: "clip-tiny", batch: 4 }] : [
+    { arch: "clip-tiny", batch: 32 },
+    { arch: "ViT-B-16", batch: 2 },
+    { arch: "ViT-B-16", batch: 8 },
+    { arch: "ViT-B-16", batch: 32 },
+  ];
   const results: Measurement[] = [];
   const skipped: string[] = [];
+  const failed: { backend: string; arch: string; batch: number; reason: string }[] = [];
   for (const backend of backends) {
     if (backend === "webgpu") {
       // The timing loop reads values back synchronously, which WebGPU cannot do.
       skipped.push("webgpu (synchronous reads)");
       continue;
     }
-    await useBackend(backend);
     for (const testCase of cases) {
       if (testCase.arch === "ViT-B-16" && testCase.batch > 8 && backend === "wasm") {
         // Its activations for the backward pass outgrow the wasm heap (4 GiB): tfjs-wasm aborts
@@ -212,14 +259,18 @@ export async function main(args: string[]): Promise<number> {
         skipped.push(`cpu/ViT-B-16 batch ${testCase.batch} (about 1 GFLOP/s)`);
         continue;
       }
-      const result = measure(backend, testCase, reps);
-      results.push(result);
+      const outcome = await measureInChild(backend, testCase, reps);
+      const label = `${backend} ${testCase.arch} batch ${testCase.batch}`;
+      if (typeof outcome === "string") {
+        failed.push({ backend, ...testCase, reason: outcome });
+        console.log(`${label}: failed (${outcome})`);
+        continue;
+      }
+      results.push(outcome);
       console.log(
-        `${backend} ${testCase.arch} batch ${testCase.batch}: ${
-          result.stepMs.toFixed(1)
-        } ms/step ` +
-          `(vision ${result.shares.vision}, text ${result.shares.text}, adapters ` +
-          `${result.shares.adapters}, optimizer ${result.shares.optimizer})`,
+        `${label}: ${outcome.stepMs.toFixed(1)} ms/step (vision ${outcome.shares.vision}, ` +
+          `text ${outcome.shares.text}, adapters ${outcome.shares.adapters}, optimizer ` +
+          `${outcome.shares.optimizer})`,
       );
     }
   }
@@ -234,6 +285,7 @@ export async function main(args: string[]): Promise<number> {
     // Shares are of one step; vision and text include their adapters, so they overlap them.
     results,
     skipped,
+    failed,
   };
   await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n"));
   console.log(`wrote ${out}`);
