@@ -72,6 +72,24 @@ Deno.test("gc --unused-days removes artifacts whose last use is older than N day
   });
 });
 
+Deno.test("cache ls and gc do not count as a use: an artifact unused for days stays unused after them", async () => {
+  await withCache(async (store) => {
+    await run(store);
+    // Age every artifact's last use by 20 days, as if the pipeline had not run since.
+    const aged = new Date(Date.now() - 20 * 86_400_000).toISOString();
+    for await (const entry of Deno.readDir(store.artifactsDir)) {
+      const stampPath = join(store.artifactRoot(entry.name), "stamp.json");
+      const stamp = JSON.parse(await Deno.readTextFile(stampPath));
+      await Deno.writeTextFile(stampPath, JSON.stringify({ ...stamp, lastUsed: aged }));
+    }
+    await listArtifacts(store);
+    await collectGarbage(store, { unusedDays: 30 });
+    assert.ok((await listArtifacts(store)).every((info) => info.lastUsed?.toISOString() === aged));
+    const report = await collectGarbage(store, { unusedDays: 7 });
+    assert.equal(report.removed.length, 5);
+  });
+});
+
 Deno.test("gc removes a corrupt artifact and leaves the good ones", async () => {
   await withCache(async (store) => {
     const summary = await run(store);

@@ -34,7 +34,7 @@ export async function listArtifacts(
     if (!item.isDirectory) continue;
     const key = item.name;
     const path = store.artifactRoot(key);
-    const lookup = await store.lookup(key, { verify: options.verify ?? "stamp" });
+    const lookup = await store.lookup(key, { verify: options.verify ?? "stamp", touch: false });
     const artifact: Artifact | null = lookup.found ? lookup.artifact : null;
     infos.push({
       key,

@@ -124,7 +124,10 @@ export class CacheStore {
    * The artifact stored under `key`, verified against its manifest; a missing, extra, resized or
    * rehashed-different file makes it a miss with `problem` saying which.
    */
-  async lookup(key: string, options: { verify?: Verification } = {}): Promise<Lookup> {
+  async lookup(
+    key: string,
+    options: { verify?: Verification; touch?: boolean } = {},
+  ): Promise<Lookup> {
     const root = this.artifactRoot(key);
     let text: string;
     try {
@@ -145,7 +148,11 @@ export class CacheStore {
     const problem = await verifyFiles(dir, manifest.files, stamp, options.verify ?? "stamp");
     if (problem !== null) return { found: false, problem };
     const now = Date.now();
-    if (stamp.changed || now - Date.parse(stamp.value.lastUsed) > LAST_USED_RESOLUTION_MS) {
+    // Inspecting the cache (`cache ls`, `cache gc`) passes touch: false: it writes nothing, so
+    // it neither makes every artifact look recently used nor records a stamp of its own.
+    const touch = options.touch ?? true;
+    const stale = now - Date.parse(stamp.value.lastUsed) > LAST_USED_RESOLUTION_MS;
+    if (touch && (stamp.changed || stale)) {
       stamp.value.lastUsed = new Date(now).toISOString();
       await writeFileAtomic(join(root, "stamp.json"), JSON.stringify(stamp.value));
     }
