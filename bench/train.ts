@@ -243,8 +243,8 @@ export async function main(args: string[]): Promise<number> {
   }
   const cases: Case[] = values.quick ? [{ arch: "clip-tiny", batch: 4 }] : [
     { arch: "clip-tiny", batch: 32 },
+    { arch: "ViT-B-16", batch: 1 },
     { arch: "ViT-B-16", batch: 2 },
-    { arch: "ViT-B-16", batch: 8 },
     { arch: "ViT-B-16", batch: 32 },
   ];
   const results: Measurement[] = [];
