@@ -20,17 +20,17 @@ export const MICRO_CLASSES = ["cat", "dog", "car", "cup"];
 export const MICRO_LABELS = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3];
 
 /** Random weights in [-0.3, 0.3] (layer-norm gains 1, logit scale 10), fixed by `seed`. */
-export function microModel(seed: number): ClipModel {
+export function microModel(seed: number, arch: ClipArch = MICRO_ARCH): ClipModel {
   const rng = new SeededRng(seed);
   const params = new Map<string, tf.Tensor>();
-  for (const [name, shape] of parameterShapes(MICRO_ARCH)) {
+  for (const [name, shape] of parameterShapes(arch)) {
     const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
     const isNormWeight = /ln_\w+\.weight$/.test(name);
     for (let i = 0; i < values.length; i++) values[i] = isNormWeight ? 1 : rng.uniform(-0.3, 0.3);
     if (name === "logit_scale") values[0] = Math.log(10);
     params.set(name, tf.tensor(values, shape));
   }
-  return buildModel(MICRO_ARCH, params);
+  return buildModel(arch, params);
 }
 
 /** Word i of `MICRO_CLASSES` -> token i + 1; start 10, end 11 (the highest id). */

@@ -34,3 +34,27 @@ export const plainLinear: LinearApply = (layer, x) => {
   const flat = x.reshape([batch * tokens, dIn]); // [batch * tokens, d_in]
   return flat.matMul(layer.weight).add(layer.bias).reshape([batch, tokens, dOut]) as tf.Tensor3D;
 };
+
+/**
+ * What a checkpointed forward (`EncodeOptions.checkpoint`) asks of a hook that carries trainable
+ * state: which variables a block reads (they become the block's gradient inputs, since a custom
+ * gradient only returns gradients for its inputs), and a replay of the forward for the backward
+ * pass's recomputation.
+ */
+export interface Replayable {
+  /** The trainable variables the adapters of `layers` read. */
+  variablesFor(layers: readonly LinearLayer[]): tf.Variable[];
+  /**
+   * Runs `compute` as a replay of the forward already made: the same random draws per layer, and
+   * no side effect counted a second time (e.g. activation counts).
+   */
+  replay<T>(compute: () => T): T;
+}
+
+/** A `LinearApply` that can also be replayed: usable wherever a plain hook is. */
+export type ReplayableLinearApply = LinearApply & Replayable;
+
+export function isReplayable(linear: LinearApply): linear is ReplayableLinearApply {
+  const candidate = linear as Partial<Replayable>;
+  return typeof candidate.variablesFor === "function" && typeof candidate.replay === "function";
+}

@@ -17,7 +17,7 @@ import {
   linearShape,
   type LinearTarget,
 } from "./arch.ts";
-import { type LinearApply, type LinearLayer, plainLinear } from "./linear.ts";
+import { isReplayable, type LinearApply, type LinearLayer, plainLinear } from "./linear.ts";
 
 const LAYER_NORM_EPSILON = 1e-5;
 
@@ -66,6 +66,15 @@ export interface ClipModel {
 export interface EncodeOptions {
   /** How adapted linears are applied; default `plainLinear` (x · W + b). */
   linear?: LinearApply;
+  /**
+   * Per-block gradient checkpointing: the gradient tape keeps only each residual block's input,
+   * and the backward pass recomputes the block (replaying the hook when it is `Replayable`), so a
+   * training step holds one block's intermediates at a time instead of all of them. Gradients
+   * reach the block input and the variables the hook names (`Replayable.variablesFor`); frozen
+   * tensors inside a block (layer norms, backbone weights) get none, so full fine-tuning must
+   * not use it. Default false.
+   */
+  checkpoint?: boolean;
 }
 
 /**
@@ -278,9 +287,11 @@ function quickGelu(x: tf.Tensor3D): tf.Tensor3D {
 interface BlockContext {
   model: ClipModel;
   encoder: EncoderName;
+  blocks: Block[];
   heads: number;
   linear: LinearApply;
   mask: tf.Tensor2D | null;
+  checkpoint: boolean;
 }
 
 function apply(context: BlockContext, block: number, target: LinearTarget, x: tf.Tensor3D) {
@@ -305,13 +316,69 @@ function attention(context: BlockContext, block: number, h: tf.Tensor3D): tf.Ten
   return apply(context, block, "out", mixed.reshape([batch, tokens, width]));
 }
 
-/** Pre-LN residual blocks: x + attn(ln_1(x)), then x + mlp(ln_2(x)). */
-function transformer(context: BlockContext, blocks: Block[], x: tf.Tensor3D): tf.Tensor3D {
-  for (let index = 0; index < blocks.length; index++) {
-    const block = blocks[index]!;
-    x = x.add(attention(context, index, layerNorm(x, block.ln1)));
-    const hidden = quickGelu(apply(context, index, "fc", layerNorm(x, block.ln2)));
-    x = x.add(apply(context, index, "proj", hidden));
+/** One pre-LN residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). */
+function residualBlock(context: BlockContext, index: number, x: tf.Tensor3D): tf.Tensor3D {
+  const block = context.blocks[index]!;
+  x = x.add(attention(context, index, layerNorm(x, block.ln1)));
+  const hidden = quickGelu(apply(context, index, "fc", layerNorm(x, block.ln2)));
+  return x.add(apply(context, index, "proj", hidden));
+}
+
+/**
+ * The gradients of `compute()` w.r.t. `xs` for the upstream gradient `dy`, taken while an outer
+ * backward pass is running. tfjs keeps one active tape: a nested `gradients()` replaces it and
+ * sets it to null when done, after which the outer pass could not release its saved tensors.
+ * The outer tape is put back. Inputs the result does not depend on get zeros.
+ */
+function nestedGradients(compute: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): tf.Tensor[] {
+  const engine = tf.engine();
+  const outerTape = engine.state.activeTape;
+  try {
+    const { value, grads } = engine.gradients(compute, xs, dy, true);
+    value.dispose();
+    return xs.map((x, i) => grads[i] ?? tf.zerosLike(x));
+  } finally {
+    engine.state.activeTape = outerTape;
+  }
+}
+
+/**
+ * `residualBlock` under a custom gradient whose inputs are the block input and the hook's
+ * variables of this block: the forward keeps only its output (and the input, saved), and the
+ * backward recomputes the block on the tape to get d input and d variables.
+ */
+function checkpointedBlock(context: BlockContext, index: number, x: tf.Tensor3D): tf.Tensor3D {
+  const hook = isReplayable(context.linear) ? context.linear : null;
+  const layers = LINEAR_TARGETS.map((target) =>
+    context.model.linears.get(linearName(context.encoder, index, target))!
+  );
+  const variables: tf.Tensor[] = hook?.variablesFor(layers) ?? [];
+  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor3D;
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    save([input]);
+    return {
+      value: residualBlock(context, index, input), // [batch, tokens, width]
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const savedInput = saved[0] as tf.Tensor3D;
+        const recompute = () =>
+          nestedGradients(() => residualBlock(context, index, savedInput), [
+            savedInput,
+            ...variables,
+          ], dy);
+        return hook === null ? recompute() : hook.replay(recompute);
+      },
+    };
+  });
+  return run(x, ...variables) as tf.Tensor3D;
+}
+
+/** The residual blocks in order, each checkpointed when the context asks for it. */
+function transformer(context: BlockContext, x: tf.Tensor3D): tf.Tensor3D {
+  for (let index = 0; index < context.blocks.length; index++) {
+    x = context.checkpoint
+      ? checkpointedBlock(context, index, x)
+      : residualBlock(context, index, x);
   }
   return x;
 }
@@ -351,11 +418,13 @@ export function encodeImage(
     const context: BlockContext = {
       model,
       encoder: "vision",
+      blocks: vision.blocks,
       heads,
       linear: options.linear ?? plainLinear,
       mask: null,
+      checkpoint: options.checkpoint ?? false,
     };
-    x = transformer(context, vision.blocks, x);
+    x = transformer(context, x);
     const cls = layerNorm(x.slice([0, 0, 0], [batch, 1, width]), vision.lnPost); // [b, 1, width]
     return cls.reshape([batch, width]).matMul(vision.projection) as tf.Tensor2D; // [b, embed]
   });
@@ -384,11 +453,13 @@ export function encodeText(
     const context: BlockContext = {
       model,
       encoder: "text",
+      blocks: text.blocks,
       heads,
       linear: options.linear ?? plainLinear,
       mask: text.causalMask,
+      checkpoint: options.checkpoint ?? false,
     };
-    x = transformer(context, text.blocks, x); // [b, context, width]
+    x = transformer(context, x); // [b, context, width]
     // Pool at each row's end token (its highest id) with a one-hot matmul rather than a gather:
     // the gradient of gather needs UnsortedSegmentSum, which tfjs-wasm lacks, and training takes
     // gradients through this pooling.

@@ -17,7 +17,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ClipArch } from "../clip/arch.ts";
-import type { LinearApply, LinearLayer } from "../clip/linear.ts";
+import type { LinearApply, LinearLayer, ReplayableLinearApply } from "../clip/linear.ts";
 import type { SeededRng } from "../io/rng.ts";
 import { hasRouter, type MethodConfig } from "./config.ts";
 import { type AdaptedModule, adapterModules } from "./modules.ts";
@@ -183,28 +183,41 @@ export interface PoolForwardOptions {
  * The `LinearApply` hook that runs `pool` on the model's linears; layers without an adapter are
  * applied plainly. As in the release, dropout is applied to the module input once and both the
  * router (token 0) and the LoRA branch read the dropped input; the frozen x·W0 + b reads x.
+ *
+ * The hook is `Replayable` for checkpointed training: each layer's dropout seed of the latest
+ * forward is kept, and a replay reuses it and counts nothing, so the recomputed block is the
+ * forward's exactly (same masks, same routing) and the counts are not doubled. A layer is applied
+ * once per forward pass, so the latest seed per layer is the one to replay.
  */
-export function poolLinear(pool: AdapterPool, options: PoolForwardOptions): LinearApply {
+export function poolLinear(pool: AdapterPool, options: PoolForwardOptions): ReplayableLinearApply {
   const { config, scale } = pool;
   const r = config.rank;
   const countActivations = options.countActivations ?? options.training;
-  return (layer, x) => {
+  const dropoutSeeds = new Map<string, number>();
+  let replaying = false;
+  const dropoutSeed = (layer: LinearLayer): number => {
+    if (replaying) {
+      const seed = dropoutSeeds.get(layer.name);
+      if (seed === undefined) throw new Error(`poolLinear: no forward of ${layer.name} to replay`);
+      return seed;
+    }
+    if (options.rng === undefined) {
+      throw new Error("poolLinear: training with dropout needs an rng");
+    }
+    const seed = options.rng.nextUint32();
+    dropoutSeeds.set(layer.name, seed);
+    return seed;
+  };
+  const linear: LinearApply = (layer, x) => {
     const adapter = pool.adapters.get(layer.name);
     if (adapter === undefined) return plainLinearApply(layer, x);
     const [batch, tokens, dIn] = x.shape;
     const dOut = adapter.up.shape[1];
     const base = plainLinearApply(layer, x);
+    const counting = countActivations && !replaying;
     let branchInput: tf.Tensor3D = x;
     if (options.training && config.dropout > 0) {
-      if (options.rng === undefined) {
-        throw new Error("poolLinear: training with dropout needs an rng");
-      }
-      branchInput = tf.dropout(
-        x,
-        config.dropout,
-        undefined,
-        options.rng.nextUint32(),
-      ) as tf.Tensor3D;
+      branchInput = tf.dropout(x, config.dropout, undefined, dropoutSeed(layer)) as tf.Tensor3D;
     }
     const flat = tf.reshape(branchInput, [batch * tokens, dIn]);
     const hidden = tf.matMul(flat, adapter.down); // [batch·tokens, r]
@@ -213,7 +226,7 @@ export function poolLinear(pool: AdapterPool, options: PoolForwardOptions): Line
     const { counts, routerWeight, routerBias } = adapter;
     if (config.routing === "all" || routerWeight === null || routerBias === null) {
       // Every expert active: each sample counts once for each.
-      if (countActivations) counts.assign(offTape(() => tf.add(counts, batch)));
+      if (counting) counts.assign(offTape(() => tf.add(counts, batch)));
       gated = tf.mul(hidden, scale);
     } else {
       // Router probabilities on token 0 of each sample ([CLS] in vision, the start token in
@@ -226,7 +239,7 @@ export function poolLinear(pool: AdapterPool, options: PoolForwardOptions): Line
       const probs = straightThrough ? routerProbs() : offTape(routerProbs);
       const votes = offTape(() => voteCounts(probs, config.topK)); // [r]
       const mask = offTape(() => mostVotedMask(votes, config.topK)); // [r] 0/1
-      if (countActivations) counts.assign(offTape(() => tf.add(counts, votes)));
+      if (counting) counts.assign(offTape(() => tf.add(counts, votes)));
       if (straightThrough) {
         // gate = mask · (1 + (p - p)): exactly the mask forward, d gate / d p = mask backward.
         const constantProbs = offTape(() => tf.clone(probs));
@@ -241,4 +254,28 @@ export function poolLinear(pool: AdapterPool, options: PoolForwardOptions): Line
     const branch = tf.reshape(tf.matMul(gated as tf.Tensor2D, adapter.up), [batch, tokens, dOut]);
     return tf.add(base, branch);
   };
+  const learnsRouter = config.router !== "frozen";
+  return Object.assign(linear, {
+    variablesFor(layers: readonly LinearLayer[]): tf.Variable[] {
+      const variables: tf.Variable[] = [];
+      for (const layer of layers) {
+        const adapter = pool.adapters.get(layer.name);
+        if (adapter === undefined) continue;
+        variables.push(adapter.down, adapter.up);
+        if (learnsRouter && adapter.routerWeight && adapter.routerBias) {
+          variables.push(adapter.routerWeight, adapter.routerBias);
+        }
+      }
+      return variables;
+    },
+    replay<T>(compute: () => T): T {
+      const outer = replaying;
+      replaying = true;
+      try {
+        return compute();
+      } finally {
+        replaying = outer;
+      }
+    },
+  });
 }

@@ -79,6 +79,12 @@ export interface TrainOptions {
   history?: readonly TaskDelta[];
   onProgress?: (step: number, total: number, loss: number) => void;
   signal?: AbortSignal;
+  /**
+   * Per-block gradient checkpointing of both encoders (`EncodeOptions.checkpoint`): the same
+   * gradients with a fraction of the step's memory, for one more forward pass of the blocks.
+   * Applies to adapter training; full fine-tuning never checkpoints. Default false.
+   */
+  checkpoint?: boolean;
 }
 
 export interface TrainResult {
@@ -206,6 +212,7 @@ export async function trainTask(
     variables = trainableVariables(pool);
     linear = poolLinear(pool, { training: true, rng: dropoutRng });
   }
+  const checkpoint = pool !== null && (options.checkpoint ?? false);
   const useAgo = pool !== null && method.ago.enabled && method.ago.weight > 0;
   const bank = agoTensors(useAgo ? agoBank(options.history ?? []) : new Map());
   const optimizer = new AdamW(variables, {
@@ -252,8 +259,8 @@ export async function trainTask(
         const targets = tf.tensor2d(targetMatrix(batchLabels), [batch.length, batch.length]);
         return tf.variableGrads(() => {
           // Text first, then images, as the release (the order fixes the dropout draws).
-          const textFeatures = encodeText(working, tokens, { linear });
-          const imageFeatures = encodeImage(working, pixels, { linear });
+          const textFeatures = encodeText(working, tokens, { linear, checkpoint });
+          const imageFeatures = encodeImage(working, pixels, { linear, checkpoint });
           let loss = clipLoss(textFeatures, imageFeatures, {
             logitScale: working.logitScale,
             targets,
