@@ -130,7 +130,7 @@ function assertSameTraining(actual: TrainResult, expected: TrainResult, label: s
   });
 }
 
-Deno.test("a second task (AGO) trained with checkpointing equals training without, per method, on cpu and wasm", async () => {
+Deno.test("trainTask() checkpoints by default and a second task (AGO) equals training without, per method, on cpu and wasm", async () => {
   for (const backend of ["cpu", "wasm"] as const) {
     await useBackend(backend);
     const model = microModel(2, DEEP_ARCH);
@@ -139,11 +139,10 @@ Deno.test("a second task (AGO) trained with checkpointing equals training withou
       const method = loadMethodConfig(name);
       const first = await trainTask(model, data, microTrainOptions(method, { steps: 2 }));
       const options = microTrainOptions(method, { steps: 3, seed: 7, history: [first.delta] });
-      const plain = await trainTask(model, data, options);
+      const plain = await trainTask(model, data, { ...options, checkpoint: false });
       const perStep: number[] = [];
       const checkpointed = await trainTask(model, data, {
-        ...options,
-        checkpoint: true,
+        ...options, // checkpointed by default
         onProgress: () => perStep.push(tf.memory().numTensors),
       });
       const label = `${backend} ${name}`;

@@ -81,8 +81,9 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /**
    * Per-block gradient checkpointing of both encoders (`EncodeOptions.checkpoint`): the same
-   * gradients with a fraction of the step's memory, for one more forward pass of the blocks.
-   * Applies to adapter training; full fine-tuning never checkpoints. Default false.
+   * gradients (bit for bit on cpu and wasm) with a fraction of the step's memory, for one more
+   * forward pass of the blocks. Default true for the expert pool and its variants (plain LoRA
+   * included); full fine-tuning never checkpoints.
    */
   checkpoint?: boolean;
 }
@@ -212,7 +213,7 @@ export async function trainTask(
     variables = trainableVariables(pool);
     linear = poolLinear(pool, { training: true, rng: dropoutRng });
   }
-  const checkpoint = pool !== null && (options.checkpoint ?? false);
+  const checkpoint = pool !== null && (options.checkpoint ?? true);
   const useAgo = pool !== null && method.ago.enabled && method.ago.weight > 0;
   const bank = agoTensors(useAgo ? agoBank(options.history ?? []) : new Map());
   const optimizer = new AdamW(variables, {
