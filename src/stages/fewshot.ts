@@ -6,9 +6,7 @@
  * whole train split (sample indices, labels, class names) without images: the train stage streams
  * it from the data root and crops every epoch anew (src/mtil/stream.ts).
  */
-import { readDatasetSplit } from "../mtil/datasets/registry.ts";
-import { fewShotIndices } from "../mtil/fewshot.ts";
-import { augmentSamples, writeImageSet } from "../mtil/prepare.ts";
+import { buildFewShotSet, writeFewShotSet } from "../mtil/prepare.ts";
 import {
   dataInputs,
   dataParams,
@@ -49,31 +47,19 @@ export const fewshotStage: StageDefinition<FewShotArgs> = {
       },
       inputs: dataInputs(args.data),
       async run(ctx) {
-        const split = await readDatasetSplit(dataRoot(ctx), args.dataset, "train");
-        const indices = Int32Array.from(
-          fewShotIndices(split, { shots: args.shots, seed: args.seed }),
-        );
-        const images = args.shots === 0 ? null : await augmentSamples(split, indices, {
-          size: args.size,
+        const set = await buildFewShotSet(dataRoot(ctx), {
+          dataset: args.dataset,
+          shots: args.shots,
           seed: args.seed,
+          size: args.size,
           onProgress: (done, total) => ctx.progress(done, total, "images"),
           signal: ctx.signal,
         });
-        const labels = Int32Array.from(indices, (i) => split.samples[i]!.label);
-        await writeImageSet(`${ctx.outDir}/images`, {
-          dataset: split.dataset,
-          split: "train",
-          size: args.size,
-          classNames: split.classNames,
-          images,
-          labels,
-          sampleIndices: indices,
-          paths: Array.from(indices, (i) => split.samples[i]!.path),
-        }, { extra: { shots: args.shots, seed: args.seed } });
+        await writeFewShotSet(`${ctx.outDir}/images`, set);
         ctx.log(
-          `${args.dataset}: ${labels.length} images (${args.shots || "all"} per class, ` +
-            `${split.classNames.length} classes)` +
-            (images === null ? ", listed only: training streams them from the data root" : ""),
+          `${args.dataset}: ${set.labels.length} images (${args.shots || "all"} per class, ` +
+            `${set.classNames.length} classes)` +
+            (set.images === null ? ", listed only: training streams them from the data root" : ""),
         );
       },
     });
