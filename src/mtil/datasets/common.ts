@@ -3,6 +3,7 @@
  * which file the torchvision layout expects, and directory listing in Python's sort order.
  */
 import { UserError } from "../../errors.ts";
+import { type MatValue, readMat } from "../../io/mat.ts";
 import type { MtilDataset } from "../benchmark.ts";
 
 export type Split = "train" | "test";
@@ -132,6 +133,16 @@ export async function readRequiredFile(
     }
     throw error;
   }
+}
+
+/** Reads a MATLAB file the layout needs (annotations), or throws the layout error naming it. */
+export async function readRequiredMat(
+  layout: Pick<MtilDatasetLayout, "name" | "layout">,
+  what: string,
+  path: string,
+): Promise<Map<string, MatValue>> {
+  if (await statOrNull(path) === null) throw missingError(layout, what, path);
+  return await readMat(path);
 }
 
 /** Reads a text file the layout needs (UTF-8) or throws the layout error naming it. */

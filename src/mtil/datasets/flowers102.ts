@@ -3,15 +3,15 @@
  * from `setid.mat` (`trnid` / `tstid`, in file order), labels from `imagelabels.mat` (1-based).
  * Class names are the benchmark's hand-fixed list, indexed by label.
  */
-import { matNumbers, readMat } from "../../io/mat.ts";
+import { matNumbers } from "../../io/mat.ts";
 import { datasetInfo } from "../benchmark.ts";
 import {
   type DatasetSplit,
   type FileSample,
   joinPath,
   malformedError,
-  missingError,
   type MtilDatasetLayout,
+  readRequiredMat,
   requireDirectory,
   requireEveryClass,
 } from "./common.ts";
@@ -19,15 +19,6 @@ import { UserError } from "../../errors.ts";
 
 const FOLDER = "flowers-102";
 const SPLIT_KEYS = { train: "trnid", test: "tstid" } as const;
-
-async function readMatOrMissing(layout: MtilDatasetLayout, what: string, path: string) {
-  try {
-    await Deno.stat(path);
-  } catch {
-    throw missingError(layout, what, path);
-  }
-  return await readMat(path);
-}
 
 export const FLOWERS102: MtilDatasetLayout = {
   name: "Flowers",
@@ -40,8 +31,8 @@ export const FLOWERS102: MtilDatasetLayout = {
     await requireDirectory(this, "folder", base);
     const setidPath = joinPath(base, "setid.mat");
     const labelsPath = joinPath(base, "imagelabels.mat");
-    const setids = await readMatOrMissing(this, "split file", setidPath);
-    const labelFile = await readMatOrMissing(this, "label file", labelsPath);
+    const setids = await readRequiredMat(this, "split file", setidPath);
+    const labelFile = await readRequiredMat(this, "label file", labelsPath);
     let imageIds: number[];
     let labels: number[];
     try {

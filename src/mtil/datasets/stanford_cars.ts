@@ -4,30 +4,21 @@
  * `cars_test_annos_withlabels.mat` (fields `class` 1..196 and `fname`, in file order) and the
  * class names of `devkit/cars_meta.mat`.
  */
-import { matNumbers, matString, type MatValue, readMat } from "../../io/mat.ts";
+import { matNumbers, matString, type MatValue } from "../../io/mat.ts";
 import { UserError } from "../../errors.ts";
 import {
   type DatasetSplit,
   type FileSample,
   joinPath,
   malformedError,
-  missingError,
   type MtilDatasetLayout,
+  readRequiredMat,
   requireDirectory,
   requireEveryClass,
   underscoresToSpaces,
 } from "./common.ts";
 
 const FOLDER = "stanford_cars";
-
-async function readMatOrMissing(layout: MtilDatasetLayout, what: string, path: string) {
-  try {
-    await Deno.stat(path);
-  } catch {
-    throw missingError(layout, what, path);
-  }
-  return await readMat(path);
-}
 
 export const STANFORD_CARS: MtilDatasetLayout = {
   name: "StanfordCars",
@@ -44,8 +35,8 @@ export const STANFORD_CARS: MtilDatasetLayout = {
       ? joinPath(base, "devkit", "cars_train_annos.mat")
       : joinPath(base, "cars_test_annos_withlabels.mat");
     const imagesFolder = split === "train" ? "cars_train" : "cars_test";
-    const meta = await readMatOrMissing(this, "class file", metaPath);
-    const annotationFile = await readMatOrMissing(this, "annotation file", annotationsPath);
+    const meta = await readRequiredMat(this, "class file", metaPath);
+    const annotationFile = await readRequiredMat(this, "annotation file", annotationsPath);
     try {
       const names = meta.get("class_names");
       if (names?.kind !== "cell") {
