@@ -7,7 +7,6 @@
  * and `job(id, args)`, which turns planner arguments into a `Job` whose params hold exactly what
  * the output depends on.
  */
-import type * as tf from "@tensorflow/tfjs";
 import type { InputArtifact, Job, JobContext } from "../cache/job.ts";
 import type { JsonValue } from "../cache/canonical_json.ts";
 import { loadClipModel } from "../clip/weights.ts";
@@ -164,10 +163,3 @@ export function tokenizerFor(descriptor: ModelDescriptor): Promise<ClipTokenizer
   }
   return found;
 }
-
-/** Throws the runner's interruption error when Ctrl-C was pressed. */
-export function checkAborted(ctx: JobContext): void {
-  if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("aborted");
-}
-
-export type { tf };
