@@ -7,12 +7,46 @@
  * In the input-major layout B columns are rows of `up` [r, d_out], and the bank is held
  * transposed, [d_out, n], so B_curᵀ B_past = up[S] · bank is a plain matmul. The current columns
  * are chosen on the device from the running counts (no read-back in the training step).
+ *
+ * |x| is taken with torch's gradient, sign(x), which is 0 at x = 0 (`absWithSignGradient`). Every
+ * task's B starts at zero, so on the first step of every task after the first every product is
+ * exactly 0: torch leaves the current columns where they are, tf.abs would push them.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { AgoColumns } from "./config.ts";
 import type { AgoBankEntry } from "./delta.ts";
 import type { AdapterPool } from "./pool.ts";
 import { mostActivatedSelector, offTape } from "./routing.ts";
+
+/**
+ * sign(x) as 1, -1 or 0 from exact comparisons. Not `tf.sign`: tfjs-wasm's Sign returns 0 for
+ * |x| below about 1e-6 (measured: sign(1e-7) = 0 there, 1 on cpu and webgpu), and AGO's products
+ * are that small on the first steps of a task.
+ */
+function exactSign(x: tf.Tensor): tf.Tensor {
+  return tf.where(
+    tf.greater(x, 0),
+    tf.onesLike(x),
+    tf.where(tf.less(x, 0), tf.fill(x.shape, -1), tf.zerosLike(x)),
+  );
+}
+
+/**
+ * |x| whose gradient is sign(x), 0 at x = 0, as torch defines it. tf.abs's gradient is
+ * dy · step(x, -1), which is -1 at 0. The value is tf.abs's; the gradient dy · sign(x) from exact
+ * comparisons (`exactSign`). Where, Greater and Less exist on cpu, wasm and webgpu.
+ */
+export const absWithSignGradient: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
+  (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
+    save([x]);
+    return {
+      value: tf.abs(x),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, exactSign(saved[0]!)),
+    };
+  },
+) as (x: tf.Tensor) => tf.Tensor;
 
 /** The bank as constant tensors [d_out, n] per module. Dispose with `disposeAgoTensors`. */
 export function agoTensors(bank: ReadonlyMap<string, AgoBankEntry>): Map<string, tf.Tensor2D> {
@@ -51,7 +85,7 @@ export function agoLoss(
         : mostActivatedSelector(adapter.counts, options.critical)
     );
     const current = tf.matMul(selector, adapter.up); // [c, d_out]
-    terms.push(tf.sum(tf.abs(tf.matMul(current, past)))); // |[c, n]| summed
+    terms.push(tf.sum(absWithSignGradient(tf.matMul(current, past)))); // |[c, n]| summed
   }
   if (terms.length === 0) return null;
   // Summed in order by a chain of adds, not tf.addN: tfjs-webgpu binds every addN input as a

@@ -1,40 +1,15 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import type { ClipArch } from "../clip/arch.ts";
 import type { LinearLayer } from "../clip/linear.ts";
 import { readNpy } from "../io/npy.ts";
 import { SeededRng } from "../io/rng.ts";
 import { needsShared, sharedPath } from "../../tests/shared.ts";
-import { EXPERT_POOL_DEFAULTS, type MethodConfig } from "./config.ts";
-import { agoLoss, agoTensors, disposeAgoTensors } from "./ago.ts";
-import { agoBank, applyTaskDelta, extractTaskDelta, type TaskDelta } from "./delta.ts";
+import { assignTidy, singleLinearConfig, tinyArch } from "../../tests/tiny_pool.ts";
+import { applyTaskDelta, extractTaskDelta } from "./delta.ts";
 import { createAdapterPool, disposeAdapterPool, plainLinearApply, poolLinear } from "./pool.ts";
 import { countVotes, expertMask, topKIndices } from "./routing.ts";
 
 await tf.setBackend("cpu");
-
-/** One block, vision only; fc maps width -> mlpWidth, so `fc` gives any [d_in, d_out]. */
-function tinyArch(dIn: number, dOut: number): ClipArch {
-  const vision = { imageSize: 8, patchSize: 4, width: dIn, layers: 1, heads: 1, mlpWidth: dOut };
-  const text = { contextLength: 4, vocabSize: 10, width: dIn, layers: 1, heads: 1, mlpWidth: dOut };
-  return { name: "tiny", embedDim: 4, vision, text };
-}
-
-function config(overrides: Partial<MethodConfig>): MethodConfig {
-  return {
-    ...structuredClone(EXPERT_POOL_DEFAULTS),
-    encoders: ["vision"],
-    targets: ["fc"],
-    dropout: 0,
-    ...overrides,
-  };
-}
-
-/** Assigns without leaking the temporary tensor. */
-function assignTidy(variable: tf.Variable, value: tf.Tensor): void {
-  variable.assign(value);
-  value.dispose();
-}
 
 function layerOf(weight: tf.Tensor2D, bias: tf.Tensor1D): LinearLayer {
   return {
@@ -85,7 +60,7 @@ Deno.test("countVotes() gives each sample's top-2 one vote; expertMask() keeps t
 
 Deno.test("the adapter output equals x·W + b + (alpha/r)·x·A_S·B_S on a hand-built case", () => {
   const before = tf.memory().numTensors;
-  const cfg = config({ rank: 3, alpha: 1.5, routing: "all", merge: "all" });
+  const cfg = singleLinearConfig({ rank: 3, alpha: 1.5, routing: "all", merge: "all" });
   const pool = createAdapterPool(tinyArch(2, 3), cfg, { rng: new SeededRng(1) });
   const adapter = pool.adapters.get("visual.blocks.0.mlp.fc")!;
   const down = [1, 0, 2, 0, 1, -1]; // [d_in 2, r 3]
@@ -134,7 +109,9 @@ Deno.test(
         loadFixture,
       ),
     );
-    const pool = createAdapterPool(tinyArch(16, 24), config({}), { rng: new SeededRng(0) });
+    const pool = createAdapterPool(tinyArch(16, 24), singleLinearConfig({}), {
+      rng: new SeededRng(0),
+    });
     const adapter = pool.adapters.get("visual.blocks.0.mlp.fc")!;
     assignTidy(adapter.down, tf.tensor2d(transpose(loraA!, 12, 16), [16, 12]));
     assignTidy(adapter.up, tf.tensor2d(transpose(loraB!, 24, 12), [12, 24]));
@@ -163,7 +140,7 @@ Deno.test(
 
 Deno.test("merge() adds (1/r)·B_top·A_top; the merged plain layer equals the pool restricted to them", async () => {
   const before = tf.memory().numTensors;
-  const cfg = config({ rank: 4, topK: 2, mergeTop: 2, alpha: 1 });
+  const cfg = singleLinearConfig({ rank: 4, topK: 2, mergeTop: 2, alpha: 1 });
   const pool = createAdapterPool(tinyArch(3, 2), cfg, { rng: new SeededRng(7) });
   const adapter = pool.adapters.get("visual.blocks.0.mlp.fc")!;
   const up = [1, 2, -1, 0.5, 3, 1, 0, -2]; // [4, 2]
@@ -192,56 +169,6 @@ Deno.test("merge() adds (1/r)·B_top·A_top; the merged plain layer equals the p
   const viaMerged = tf.tidy(() => plainLinearApply(layer, x).dataSync());
   assertClose(viaPool, viaMerged, 1e-6);
   tf.dispose([x, layer.weight, layer.bias, plainW0.weight, plainW0.bias]);
-  disposeAdapterPool(pool);
-  assert.equal(tf.memory().numTensors, before);
-});
-
-function deltaWithAgoRows(rows: number[], dOut: number): TaskDelta {
-  return {
-    task: "past",
-    method: "expert-pool",
-    rank: 2,
-    scale: 0.5,
-    dense: [],
-    modules: [{
-      name: "visual.blocks.0.mlp.fc",
-      dIn: 2,
-      dOut,
-      experts: [],
-      down: new Float32Array(0),
-      up: new Float32Array(0),
-      counts: new Float64Array(2),
-      agoRows: Float32Array.from(rows),
-      router: null,
-    }],
-  };
-}
-
-Deno.test("agoLoss() is sum |B_curᵀ B_past|, zero for orthogonal columns, absent without a past", () => {
-  const before = tf.memory().numTensors;
-  const cfg = config({ rank: 2, topK: 1, ago: { ...EXPERT_POOL_DEFAULTS.ago, critical: 1 } });
-  const pool = createAdapterPool(tinyArch(2, 3), cfg, { rng: new SeededRng(3) });
-  const adapter = pool.adapters.get("visual.blocks.0.mlp.fc")!;
-  assignTidy(adapter.up, tf.tensor2d([1, 2, 0, 0, 0, 5], [2, 3])); // B columns (1,2,0) and (0,0,5)
-  assignTidy(adapter.counts, tf.tensor1d([3, 1])); // current critical expert: 0
-  const options = { current: "critical" as const, critical: 1 };
-
-  assert.equal(agoLoss(pool, new Map(), options), null);
-
-  const orthogonal = agoTensors(agoBank([deltaWithAgoRows([-2, 1, 7], 3)]));
-  assert.equal(tf.tidy(() => agoLoss(pool, orthogonal, options)!.dataSync()[0]), 0);
-  disposeAgoTensors(orthogonal);
-
-  // Past columns (1,1,1) and (0,-1,0): |1+2| + |-2| = 5.
-  const bank = agoTensors(agoBank([deltaWithAgoRows([1, 1, 1, 0, -1, 0], 3)]));
-  const gradient = tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => agoLoss(pool, bank, options)!, [adapter.up]);
-    assert.equal(value.dataSync()[0], 5);
-    return grads[adapter.up.name]!.dataSync();
-  });
-  // d/dB_cur of |b·p1| + |b·p2| = sign(3)·p1 + sign(-2)·p2 = (1, 2, 1); the other expert: 0.
-  assert.deepEqual([...gradient], [1, 2, 1, 0, 0, 0]);
-  disposeAgoTensors(bank);
   disposeAdapterPool(pool);
   assert.equal(tf.memory().numTensors, before);
 });

@@ -122,7 +122,12 @@ function assertRelativelyClose(
   }
 }
 
-/** Within 1e-4 of the tensor's largest magnitude (Adam's first steps move near-zero entries). */
+/**
+ * Within 1e-3 of the tensor's largest magnitude. Adam moves an entry by lr·g/(|g| + ε): where a
+ * gradient is of the order of ε = 1e-8, the backends' float rounding (~1e-10 in g) moves it by
+ * ~1e-4 of lr. Measured: 1.07e-4 on wasm, text.blocks.0.mlp.fc of task 2, an entry whose first
+ * gradient is 5e-8. A wrong entry (a flipped or missing step) is off by about the scale itself.
+ */
 function assertTensorClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string) {
   assert.equal(actual.length, expected.length, label);
   let scale = 0;
@@ -131,7 +136,7 @@ function assertTensorClose(actual: ArrayLike<number>, expected: ArrayLike<number
     scale = Math.max(scale, Math.abs(expected[i]!));
     worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
   }
-  assert.ok(worst <= 1e-4 * scale, `${label}: max difference ${worst}, scale ${scale}`);
+  assert.ok(worst <= 1e-3 * scale, `${label}: max difference ${worst}, scale ${scale}`);
 }
 
 Deno.test("a few training steps give the same losses and delta on cpu, wasm and webgpu", async () => {
