@@ -18,7 +18,9 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ClipArch } from "../clip/arch.ts";
 import type { LinearApply, LinearLayer, ReplayableLinearApply } from "../clip/linear.ts";
+import type { Float32Tensor } from "../io/safetensors.ts";
 import type { SeededRng } from "../io/rng.ts";
+import { UserError } from "../errors.ts";
 import { hasRouter, type MethodConfig } from "./config.ts";
 import { type AdaptedModule, adapterModules } from "./modules.ts";
 import { mostVotedMask, offTape, voteCounts } from "./routing.ts";
@@ -83,45 +85,161 @@ function uniformInputMajor(
 }
 
 /**
- * A fresh pool for one task: new A, zero B, new router per module, zero counts. Kaiming-uniform
- * with a = sqrt 5 has bound gain·sqrt(3 / fan_in) = 1/sqrt(fan_in); nn.Linear's default init
- * (router) uses the same bound for weight and bias.
+ * Starting values of one module's adapter in the release's (PyTorch) layouts, as its checkpoints
+ * and `../shared/fixtures/train-ref/init/` hold them. The router's pair is present exactly when
+ * the method has a router.
+ */
+export interface AdapterValues {
+  /** `lora_A` [r, d_in] */
+  loraA: Float32Tensor;
+  /** `lora_B` [d_out, r] */
+  loraB: Float32Tensor;
+  /** `lora_router.weight` [r, d_in] */
+  routerWeight?: Float32Tensor;
+  /** `lora_router.bias` [r] */
+  routerBias?: Float32Tensor;
+}
+
+/** The file suffix (and name in messages) of each `AdapterValues` field. */
+export const ADAPTER_VALUE_NAMES = {
+  loraA: "lora_A",
+  loraB: "lora_B",
+  routerWeight: "router_w",
+  routerBias: "router_b",
+} as const satisfies Record<keyof AdapterValues, string>;
+
+/** A warm start: starting values for every adapted module, and where they came from. */
+export interface InitialAdapters {
+  /** Named in errors (e.g. the folder `readAdapterFolder` read). */
+  source: string;
+  /** By module name (`text.blocks.3.attn.q`, ...). */
+  modules: ReadonlyMap<string, AdapterValues>;
+}
+
+/** One module's starting tensors, input-major. */
+interface StartingTensors {
+  down: tf.Tensor2D; // [d_in, r]
+  up: tf.Tensor2D; // [r, d_out]
+  routerWeight: tf.Tensor2D | null; // [d_in, r]
+  routerBias: tf.Tensor1D | null; // [r]
+}
+
+/**
+ * Fresh values: A Kaiming-uniform with a = sqrt 5, whose bound gain·sqrt(3 / fan_in) is
+ * 1/sqrt(fan_in); B zeros; the router nn.Linear's default init (the same bound for weight and bias).
+ */
+function drawnStart(rng: SeededRng, module: AdaptedModule, config: MethodConfig): StartingTensors {
+  const r = config.rank;
+  const { dIn } = module;
+  const bound = 1 / Math.sqrt(dIn);
+  const down = tf.tensor2d(uniformInputMajor(rng, dIn, { dOut: r, bound }), [dIn, r]);
+  const up = tf.zeros([r, module.dOut]) as tf.Tensor2D;
+  if (!hasRouter(config)) return { down, up, routerWeight: null, routerBias: null };
+  const routerWeight = tf.tensor2d(uniformInputMajor(rng, dIn, { dOut: r, bound }), [dIn, r]);
+  const routerBias = tf.tensor1d(uniformMatrix(rng, 1, r, bound));
+  return { down, up, routerWeight, routerBias };
+}
+
+/** Given values (release layouts, checked by `checkInitialAdapters`), transposed on the device. */
+function givenStart(values: AdapterValues, module: AdaptedModule, r: number): StartingTensors {
+  const { dIn, dOut } = module;
+  const inputMajor = (tensor: Float32Tensor, shape: [number, number]) =>
+    tf.tidy(() => tf.transpose(tf.tensor2d(tensor.data, shape)) as tf.Tensor2D);
+  const { routerWeight, routerBias } = values;
+  return {
+    down: inputMajor(values.loraA, [r, dIn]),
+    up: inputMajor(values.loraB, [dOut, r]),
+    routerWeight: routerWeight === undefined ? null : inputMajor(routerWeight, [r, dIn]),
+    routerBias: routerBias === undefined ? null : tf.tensor1d(routerBias.data),
+  };
+}
+
+/**
+ * Every adapted module has values of the right shapes, the router's exactly when the method has
+ * one, and no values name a module the method does not adapt: a UserError naming the tensor.
+ */
+function checkInitialAdapters(
+  initial: InitialAdapters,
+  modules: readonly AdaptedModule[],
+  config: MethodConfig,
+): void {
+  const { source } = initial;
+  const r = config.rank;
+  const adapted = new Set(modules.map((module) => module.name));
+  for (const name of initial.modules.keys()) {
+    if (!adapted.has(name)) {
+      throw new UserError(
+        `${source}: values for "${name}", which method ${config.name} does not adapt on this ` +
+          `model (${modules.length} adapted modules, from "${modules[0]?.name}")`,
+      );
+    }
+  }
+  for (const module of modules) {
+    const values = initial.modules.get(module.name);
+    if (values === undefined) {
+      throw new UserError(
+        `${source}: no starting values for "${module.name}" (expected ` +
+          `${module.name}.${ADAPTER_VALUE_NAMES.loraA} and .${ADAPTER_VALUE_NAMES.loraB})`,
+      );
+    }
+    const expected: Record<keyof AdapterValues, number[] | null> = {
+      loraA: [r, module.dIn],
+      loraB: [module.dOut, r],
+      routerWeight: hasRouter(config) ? [r, module.dIn] : null,
+      routerBias: hasRouter(config) ? [r] : null,
+    };
+    for (const field of Object.keys(expected) as (keyof AdapterValues)[]) {
+      const tensor = values[field];
+      const shape = expected[field];
+      const what = `${source}: ${module.name}.${ADAPTER_VALUE_NAMES[field]}`;
+      if (shape === null && tensor !== undefined) {
+        throw new UserError(`${what} is given, but method ${config.name} has no router`);
+      }
+      if (shape !== null && tensor === undefined) {
+        throw new UserError(`${what} is missing (method ${config.name} has a router)`);
+      }
+      if (shape !== null && tensor !== undefined && tensor.shape.join() !== shape.join()) {
+        throw new UserError(
+          `${what} is [${tensor.shape.join(", ")}], expected [${shape.join(", ")}] ` +
+            `(rank ${r}, [d_out, d_in] = [${module.dOut}, ${module.dIn}])`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * The pool for one task, zero counts. Fresh (new A, zero B, new router per module, drawn from
+ * `rng`), or warm-started from `initial` (every module's values given; nothing is drawn).
  */
 export function createAdapterPool(
   arch: ClipArch,
   config: MethodConfig,
-  options: { rng: SeededRng },
+  options: { rng: SeededRng; initial?: InitialAdapters },
 ): AdapterPool {
-  const { rng } = options;
+  const { rng, initial } = options;
   const r = config.rank;
+  const modules = adapterModules(arch, config);
+  if (initial !== undefined) checkInitialAdapters(initial, modules, config);
+  const trainableRouter = config.router !== "frozen";
   const adapters = new Map<string, ExpertAdapter>();
-  for (const module of adapterModules(arch, config)) {
-    const bound = 1 / Math.sqrt(module.dIn);
-    const trainableRouter = config.router !== "frozen";
-    const down = variableFrom(
-      tf.tensor2d(uniformInputMajor(rng, module.dIn, { dOut: r, bound }), [module.dIn, r]),
-      { trainable: true, name: `${module.name}.lora_A` },
-    );
-    const up = variableFrom(tf.zeros([r, module.dOut]) as tf.Tensor2D, {
-      trainable: true,
-      name: `${module.name}.lora_B`,
+  for (const module of modules) {
+    const values = initial?.modules.get(module.name);
+    const start = values === undefined
+      ? drawnStart(rng, module, config)
+      : givenStart(values, module, r);
+    const routerWeight = start.routerWeight === null ? null : variableFrom(start.routerWeight, {
+      trainable: trainableRouter,
+      name: `${module.name}.router.weight`,
     });
-    let routerWeight: tf.Variable<tf.Rank.R2> | null = null;
-    let routerBias: tf.Variable<tf.Rank.R1> | null = null;
-    if (hasRouter(config)) {
-      routerWeight = variableFrom(
-        tf.tensor2d(uniformInputMajor(rng, module.dIn, { dOut: r, bound }), [module.dIn, r]),
-        { trainable: trainableRouter, name: `${module.name}.router.weight` },
-      );
-      routerBias = variableFrom(tf.tensor1d(uniformMatrix(rng, 1, r, bound)), {
-        trainable: trainableRouter,
-        name: `${module.name}.router.bias`,
-      });
-    }
+    const routerBias = start.routerBias === null ? null : variableFrom(start.routerBias, {
+      trainable: trainableRouter,
+      name: `${module.name}.router.bias`,
+    });
     adapters.set(module.name, {
       module,
-      down,
-      up,
+      down: variableFrom(start.down, { trainable: true, name: `${module.name}.lora_A` }),
+      up: variableFrom(start.up, { trainable: true, name: `${module.name}.lora_B` }),
       routerWeight,
       routerBias,
       counts: variableFrom(tf.zeros([r]) as tf.Tensor1D, {

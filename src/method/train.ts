@@ -24,7 +24,13 @@ import type { MethodConfig } from "./config.ts";
 import { agoLoss, agoTensors, disposeAgoTensors } from "./ago.ts";
 import { agoBank, type DenseUpdate, extractTaskDelta, type TaskDelta } from "./delta.ts";
 import { AdamW, cosineLearningRate } from "./optimizer.ts";
-import { createAdapterPool, disposeAdapterPool, poolLinear, trainableVariables } from "./pool.ts";
+import {
+  createAdapterPool,
+  disposeAdapterPool,
+  type InitialAdapters,
+  poolLinear,
+  trainableVariables,
+} from "./pool.ts";
 import { modelSlots } from "./slots.ts";
 
 export interface FewShotSet {
@@ -86,6 +92,13 @@ export interface TrainOptions {
    * included); full fine-tuning never checkpoints.
    */
   checkpoint?: boolean;
+  /**
+   * Warm start: every adapted module's starting A, B and router (release layouts), e.g. a
+   * release checkpoint read by `readAdapterFolder`. Without it, fresh values are drawn from
+   * `seed` (new A, zero B, new router). Counts start at zero either way; only the expert pool
+   * and its variants have adapters to start.
+   */
+  initialAdapters?: InitialAdapters;
 }
 
 export interface TrainResult {
@@ -196,6 +209,12 @@ export async function trainTask(
     modules: [],
     dense,
   });
+  if (options.initialAdapters !== undefined && method.adapter !== "expert-pool") {
+    throw new UserError(
+      `Task "${options.task}": method ${method.name} has no adapters to start from ` +
+        `${options.initialAdapters.source}`,
+    );
+  }
   if (method.adapter === "none") return { delta: emptyDelta([]), losses: [], agoLosses: [] };
   const labels = checkOptions(fewShot, options);
 
@@ -209,7 +228,10 @@ export async function trainTask(
     variables = makeBackboneTrainable(working);
     linear = plainLinear;
   } else {
-    pool = createAdapterPool(model.arch, method, { rng: initRng });
+    pool = createAdapterPool(model.arch, method, {
+      rng: initRng,
+      initial: options.initialAdapters,
+    });
     variables = trainableVariables(pool);
     linear = poolLinear(pool, { training: true, rng: dropoutRng });
   }
