@@ -73,7 +73,9 @@ export function pixelsTensor(images: Uint8Array, count: number, size: number): t
 
 export const trainStage: StageDefinition<TrainArgs> = {
   kind: "train",
-  version: 1,
+  // 2: the AGO term's gradient is sign(x), 0 at x = 0 (torch's), not tf.abs's -1: tasks after
+  // the first train differently with the same params, so results of version 1 are stale.
+  version: 2,
   job(id, args) {
     const {
       model: _model,
