@@ -50,7 +50,7 @@ const PINNED: Record<string, string> = {
   "data": "cea42ed1b8ae8d4d682a799b543e37e28e251aa42262cb6c6f2ecbd69225da11",
   "prepare/DTD": "38997a9b0f7116c2a2c522277fc887816550554ea393f6935e6545f78bd03550",
   "fewshot/task-01-DTD": "e2ad70b7c0aa569f3d9bd90a4a7bcfe616d171461a976bb7e515025e657c5bae",
-  "train/task-02-EuroSAT": "5d9c2267a0f00cc1ff3a41e11a610e2dfcc3b008774d5941f6121432cb3f1052",
+  "train/task-02-EuroSAT": "7e597f9a3b53ca754bea79bdf3fb0154052f8681c19116303b2715b133d827c1",
   "evaluate/after-02-EuroSAT/DTD":
     "16b352163f92fb3fef8bbb8ce9e78e5e8de1260f12d6391db7a548b587ee1a29",
   "report": "8242467531d81c3b72dfca84892df7213f67b5d50cc5723f4decd28c0dec69a0",

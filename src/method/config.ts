@@ -11,6 +11,7 @@ import { type EncoderName, LINEAR_TARGETS, type LinearTarget } from "../clip/arc
 
 export const METHOD_PRESETS = [
   "expert-pool",
+  "expert-pool-ago-critical",
   "expert-pool-no-ago",
   "ago-no-routing",
   "expert-pool-trainable-router",
@@ -44,7 +45,11 @@ export type RoutingKind = "router-vote" | "all";
  */
 export type RouterTraining = "frozen" | "straight-through";
 
-/** Which experts' B columns an AGO term uses: the `critical` most-activated ones, or all `rank`. */
+/**
+ * Which experts' B columns an AGO term uses: the `critical` most-activated ones, or all `rank`.
+ * For earlier tasks the release keeps `all` (its loader looks for `num` one level too high), and
+ * that produced the published numbers; `critical` is the paper's description.
+ */
 export type AgoColumns = "critical" | "all";
 
 export interface AgoConfig {
@@ -56,7 +61,7 @@ export interface AgoConfig {
   critical: number;
   /** Current task's columns: top-`critical` by running activation counts, or all. */
   current: AgoColumns;
-  /** Earlier tasks' columns kept in the bank. */
+  /** Earlier tasks' columns kept in the bank: `all` in the release, `critical` as described. */
   past: AgoColumns;
 }
 
@@ -96,7 +101,7 @@ export const EXPERT_POOL_DEFAULTS: MethodConfig = {
   mergeTop: 4,
   alpha: 1,
   dropout: 0.2,
-  ago: { enabled: true, weight: 0.1, critical: 4, current: "critical", past: "critical" },
+  ago: { enabled: true, weight: 0.1, critical: 4, current: "critical", past: "all" },
   targets: [...LINEAR_TARGETS],
   encoders: ["vision", "text"],
   blocks: "all",

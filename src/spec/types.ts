@@ -24,6 +24,7 @@ export type MethodName = typeof METHOD_NAMES[number];
 /** Methods that draw rank-1 experts from a pool, so top_k / merge_top / ago.critical apply. */
 export const EXPERT_POOL_METHODS: readonly MethodName[] = [
   "expert-pool",
+  "expert-pool-ago-critical",
   "expert-pool-no-ago",
   "ago-no-routing",
   "expert-pool-trainable-router",
@@ -107,7 +108,8 @@ export interface AgoSpec {
   /**
    * Which B columns of earlier tasks the term compares against: `critical` (their top
    * `critical`, as the paper describes), `all` (every column, what the authors' release does), or
-   * `method`: the variant's own choice (critical for expert-pool, all for ago-no-routing).
+   * `method`: the variant's own choice (all for expert-pool and its variants, critical for
+   * expert-pool-ago-critical).
    */
   past: "method" | "critical" | "all";
 }
