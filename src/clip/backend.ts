@@ -100,6 +100,11 @@ async function webgpuAdapter(): Promise<{ software: boolean; description: string
   }
 }
 
+/** Whether the WebGPU adapter is a software one (llvmpipe, lavapipe, ...); null without one. */
+export async function webgpuIsSoftware(): Promise<boolean | null> {
+  return (await webgpuAdapter())?.software ?? null;
+}
+
 /**
  * Whether tfjs-node(-gpu) is installed with its native binding (the install script that downloads
  * libtensorflow ran). Checked on disk so that asking never fetches the package from npm.

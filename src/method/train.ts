@@ -126,7 +126,11 @@ function softCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar 
   return tf.mean(tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1)));
 }
 
-function normalizeRows(x: tf.Tensor2D): tf.Tensor2D {
+/**
+ * x / ‖x‖ per row. tf.norm is sqrt(sum(|x|²)), so its gradient passes through tf.abs's step(x, -1)
+ * (-1 at 0), but times 2|x| = 0: an entry that is exactly 0 gets torch's gradient.
+ */
+export function normalizeRows(x: tf.Tensor2D): tf.Tensor2D {
   return tf.div(x, tf.norm(x, 2, 1, true));
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { useBackend } from "../clip/backend.ts";
+import { availableBackends, useBackend } from "../clip/backend.ts";
 import { disposeModel } from "../clip/model.ts";
 import { UserError } from "../errors.ts";
 import { SeededRng } from "../io/rng.ts";
@@ -14,7 +14,9 @@ import {
 import { applyTaskDelta } from "./delta.ts";
 import { createAdapterPool, disposeAdapterPool } from "./pool.ts";
 import { denseSetterFor } from "./slots.ts";
-import { trainTask } from "./train.ts";
+import { normalizeRows, trainTask } from "./train.ts";
+
+const BACKENDS = await availableBackends();
 
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
@@ -162,4 +164,26 @@ Deno.test("a NaN loss is a UserError naming the task and step", async () => {
   );
   disposeModel(model);
   tf.dispose([data.pixels, broken.pixels]);
+});
+
+Deno.test("normalizeRows() has torch's gradient where feature entries are exactly 0 (tf.norm goes through tf.abs), on every backend", async () => {
+  for (const backend of BACKENDS) {
+    await useBackend(backend);
+    const before = tf.memory().numTensors;
+    // d/dx sum(w ⊙ x/‖x‖) = (w − u (u·w)) / ‖x‖, u = x/‖x‖:
+    //   x = (3, 0, -4), w = (1, 2, 3):  u·w = -1.8 -> (2.08, 2, 1.56) / 5
+    //   x = (0, 0, 2),  w = (-1, 1, 2): u·w = 2    -> (-1, 1, 0) / 2
+    const x = tf.tensor2d([3, 0, -4, 0, 0, 2], [2, 3]);
+    const w = tf.tensor2d([1, 2, 3, -1, 1, 2], [2, 3]);
+    const gradient = tf.tidy(() =>
+      tf.grad((t: tf.Tensor) => tf.sum(tf.mul(normalizeRows(t as tf.Tensor2D), w)))(x)
+    );
+    const expected = [0.416, 0.4, 0.312, -0.5, 0.5, 0];
+    (await gradient.data()).forEach((value, i) =>
+      assert.ok(Math.abs(value - expected[i]!) < 1e-6, `${backend}[${i}]: ${value}`)
+    );
+    tf.dispose([x, w, gradient]);
+    assert.equal(tf.memory().numTensors, before, backend);
+  }
+  await useBackend("cpu");
 });
