@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { availableBackends, useBackend } from "../clip/backend.ts";
+import { useBackend } from "../clip/backend.ts";
 import { SeededRng } from "../io/rng.ts";
+import { onEveryBackend } from "../../tests/backends.ts";
 import { assignTidy, singleLinearConfig, tinyArch } from "../../tests/tiny_pool.ts";
 import { EXPERT_POOL_DEFAULTS } from "./config.ts";
 import { absWithSignGradient, agoLoss, agoTensors, disposeAgoTensors } from "./ago.ts";
 import { agoBank, type TaskDelta } from "./delta.ts";
 import { type AdapterPool, createAdapterPool, disposeAdapterPool } from "./pool.ts";
 
-const BACKENDS = await availableBackends();
 const MODULE = "visual.blocks.0.mlp.fc";
 
 /** A finished task whose AGO bank holds `rows` (B columns, each of length `dOut`) for MODULE. */
@@ -68,9 +68,7 @@ async function termAndGradient(
 }
 
 Deno.test("absWithSignGradient() is |x| with gradient sign(x), 0 at x = 0 (tf.abs gives -1 there), on every backend", async () => {
-  for (const backend of BACKENDS) {
-    await useBackend(backend);
-    const before = tf.memory().numTensors;
+  await onEveryBackend(async (backend) => {
     // Tiny values too: tfjs-wasm's tf.sign rounds |x| < ~1e-6 to 0.
     const x = tf.tensor1d([-2.5, -0, 0, 3, -1e-7, 1e-30]);
     const ours = tf.grad((t: tf.Tensor) => tf.sum(absWithSignGradient(t)));
@@ -89,15 +87,11 @@ Deno.test("absWithSignGradient() is |x| with gradient sign(x), 0 at x = 0 (tf.ab
     // Why the helper exists: tfjs defines d|x|/dx = step(x, -1), i.e. -1 at exactly 0.
     assert.deepEqual([...await absGradient.data()], [-1, -1, -1, 1, -1, 1], backend);
     tf.dispose([x, value, gradient, absGradient]);
-    assert.equal(tf.memory().numTensors, before, backend);
-  }
-  await useBackend("cpu");
+  });
 });
 
 Deno.test("agoLoss() gives B_cur no gradient when every product with the past is 0 (every task's first step), on every backend", async () => {
-  for (const backend of BACKENDS) {
-    await useBackend(backend);
-    const before = tf.memory().numTensors;
+  await onEveryBackend(async (backend) => {
     // B = 0 (a fresh task); counts pick experts 1 and 2 (9 and 9 beat 5).
     const pool = poolWith([0, 0, 0, 0, 0, 0, 0, 0, 0], [5, 9, 9], 2);
     // Three past columns (1,1,1), (2,-1,0), (0,0,-1): with tf.abs the rows of experts 1 and 2
@@ -109,15 +103,11 @@ Deno.test("agoLoss() gives B_cur no gradient when every product with the past is
     assert.equal(value, 0, backend);
     assert.deepEqual(gradient, [0, 0, 0, 0, 0, 0, 0, 0, 0], backend);
     disposeAdapterPool(pool);
-    assert.equal(tf.memory().numTensors, before, backend);
-  }
-  await useBackend("cpu");
+  });
 });
 
 Deno.test("agoLoss()'s gradient is sum_j sign(b·p_j)·p_j with zero and non-zero products mixed, on every backend", async () => {
-  for (const backend of BACKENDS) {
-    await useBackend(backend);
-    const before = tf.memory().numTensors;
+  await onEveryBackend(async (backend) => {
     // Expert 0 (7,7,7) is not among the 2 most activated; expert 1 = (1,2,0), expert 2 = (0,0,4).
     const pool = poolWith([7, 7, 7, 1, 2, 0, 0, 0, 4], [1, 5, 5], 2);
     // Past p1 = (1,1,1), p2 = (2,-1,0), p3 = (0,-1,0).
@@ -132,9 +122,7 @@ Deno.test("agoLoss()'s gradient is sum_j sign(b·p_j)·p_j with zero and non-zer
     assert.equal(value, 9, backend);
     assert.deepEqual(gradient, [0, 0, 0, 1, 2, 1, 1, 1, 1], backend);
     disposeAdapterPool(pool);
-    assert.equal(tf.memory().numTensors, before, backend);
-  }
-  await useBackend("cpu");
+  });
 });
 
 Deno.test("agoLoss() is sum |B_curᵀ B_past|, zero for orthogonal columns, absent without a past", async () => {
