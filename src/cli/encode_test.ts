@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import sharp from "sharp";
 import { needsShared, sharedPath } from "../../tests/shared.ts";
+import { relativeError } from "../../tests/tolerance.ts";
 import { loadArchPreset } from "../clip/presets.ts";
 import { writeSyntheticClip } from "../clip/synthetic.ts";
 import { loadTokenizer } from "../clip/tokenizer.ts";
@@ -17,12 +18,6 @@ async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-function maxRelativeError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  const scale = Math.max(...expected.map(Math.abs));
-  return Math.max(...actual.map((value, i) => Math.abs(value - expected[i]!))) / scale;
 }
 
 async function embeddings(path: string): Promise<{ shape: number[]; data: Float32Array }> {
@@ -59,8 +54,8 @@ Deno.test(
       assert.deepEqual(text.shape, [4, 48]);
       const expectedImage = npyToFloat32(await readNpy(`${root}/image_embeds.npy`), "image");
       const expectedText = npyToFloat32(await readNpy(`${root}/text_embeds.npy`), "text");
-      assert.ok(maxRelativeError(image.data, expectedImage) <= 1e-4);
-      assert.ok(maxRelativeError(text.data, expectedText) <= 1e-4);
+      assert.ok(relativeError(image.data, expectedImage) <= 1e-4);
+      assert.ok(relativeError(text.data, expectedText) <= 1e-4);
     });
   },
 );

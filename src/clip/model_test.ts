@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { needsShared, sharedPath } from "../../tests/shared.ts";
+import { relativeError } from "../../tests/tolerance.ts";
 import { npyToFloat32, npyToInt32, readNpy } from "../io/npy.ts";
 import { linearName } from "./arch.ts";
 import { availableBackends, useBackend } from "./backend.ts";
@@ -18,18 +19,6 @@ import { randomClipModel } from "./synthetic.ts";
 import { loadClipModel, WEIGHT_LAYOUTS } from "./weights.ts";
 
 const FIXTURE = "fixtures/clip-tiny";
-
-/** max |a - b| / max |expected|: the error relative to the output scale. */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length);
-  let error = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    error = Math.max(error, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return error / scale;
-}
 
 /** Reads and disposes: WebGPU has no synchronous reads. */
 async function values(tensor: tf.Tensor): Promise<Float32Array> {
