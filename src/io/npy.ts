@@ -7,6 +7,7 @@
  */
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { readExactly } from "./file.ts";
 
 export type NpyDtype = "float32" | "float64" | "int32" | "int64" | "uint8";
 
@@ -75,8 +76,19 @@ function parseHeaderDict(
   return { descr, fortranOrder: fortran === "True", shape };
 }
 
-/** Decodes the bytes of a `.npy` file. `source` names it in error messages. */
-export function parseNpy(bytes: Uint8Array, source = "<bytes>"): NpyArray {
+/** What a `.npy` header says, and where the data starts. */
+export interface NpyHeader {
+  dtype: NpyDtype;
+  shape: number[];
+  /** Byte offset of the first element. */
+  dataStart: number;
+}
+
+/**
+ * The header of a `.npy` file from its first bytes: the whole header must be in `bytes` (a
+ * v1 header is at most 65545 bytes). `source` names the file in error messages.
+ */
+export function parseNpyHeader(bytes: Uint8Array, source = "<bytes>"): NpyHeader {
   if (bytes.byteLength < 10 || MAGIC.some((byte, i) => bytes[i] !== byte)) {
     throw new UserError(`Cannot read ${source}: not a .npy file (bad magic)`);
   }
@@ -116,6 +128,12 @@ export function parseNpy(bytes: Uint8Array, source = "<bytes>"): NpyArray {
         `np.ascontiguousarray)`,
     );
   }
+  return { dtype, shape, dataStart };
+}
+
+/** Decodes the bytes of a `.npy` file. `source` names it in error messages. */
+export function parseNpy(bytes: Uint8Array, source = "<bytes>"): NpyArray {
+  const { dtype, shape, dataStart } = parseNpyHeader(bytes, source);
   const count = elementCount(shape);
   const byteLength = count * BYTES_PER_ELEMENT[dtype];
   if (dataStart + byteLength > bytes.byteLength) {
@@ -152,6 +170,94 @@ export async function readNpy(path: string): Promise<NpyArray> {
     throw error;
   }
   return parseNpy(bytes, path);
+}
+
+/** The largest header `parseNpyHeader` may need: 12 bytes of preamble + a v1 length's maximum. */
+const MAX_HEADER_BYTES = 12 + 0xffff;
+
+/**
+ * An open `.npy` file read by rows (slices along the first axis), so an array larger than memory
+ * can be streamed. Close it when done (`using` works too).
+ */
+export class NpyRowReader implements Disposable {
+  readonly path: string;
+  readonly dtype: NpyDtype;
+  readonly shape: readonly number[];
+  /** Bytes per row: the product of the other axes times the element size. */
+  readonly rowBytes: number;
+  #file: Deno.FsFile;
+  #dataStart: number;
+  /** The last read: reads seek the one file handle, so each waits for the one before. */
+  #lastRead: Promise<unknown> = Promise.resolve();
+
+  private constructor(path: string, file: Deno.FsFile, header: NpyHeader) {
+    this.path = path;
+    this.#file = file;
+    this.dtype = header.dtype;
+    this.shape = header.shape;
+    this.#dataStart = header.dataStart;
+    this.rowBytes = elementCount(header.shape.slice(1)) * BYTES_PER_ELEMENT[header.dtype];
+  }
+
+  /** Opens `path` and checks its header and its length against the shape. */
+  static async open(path: string): Promise<NpyRowReader> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied) {
+        throw new UserError(`Cannot read ${path}: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
+    try {
+      const size = (await file.stat()).size;
+      const start = new Uint8Array(Math.min(size, MAX_HEADER_BYTES));
+      await readExactly(file, start, 0);
+      const header = parseNpyHeader(start, path);
+      if (header.shape.length === 0) {
+        throw new UserError(`Cannot read ${path} by rows: it holds a scalar`);
+      }
+      const byteLength = elementCount(header.shape) * BYTES_PER_ELEMENT[header.dtype];
+      if (header.dataStart + byteLength > size) {
+        throw new UserError(
+          `Cannot read ${path}: truncated: shape [${header.shape.join(", ")}] ${header.dtype} ` +
+            `needs ${byteLength} data bytes, the file has ${size - header.dataStart}`,
+        );
+      }
+      return new NpyRowReader(path, file, header);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+  }
+
+  /** Rows `[start, end)` as raw little-endian bytes (the values themselves for uint8 data). */
+  readRows(start: number, end: number): Promise<Uint8Array> {
+    const rows = this.shape[0]!;
+    if (
+      !Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > rows || start > end
+    ) {
+      throw new RangeError(`${this.path}: rows [${start}, ${end}) of ${rows}`);
+    }
+    const out = new Uint8Array((end - start) * this.rowBytes);
+    const read = this.#lastRead.catch(() => {}).then(async () => {
+      if (!(await readExactly(this.#file, out, this.#dataStart + start * this.rowBytes))) {
+        throw new UserError(`Cannot read ${this.path}: the file ended before row ${end}`);
+      }
+      return out;
+    });
+    this.#lastRead = read;
+    return read;
+  }
+
+  close(): void {
+    this.#file.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }
 
 /** The `.npy` file bytes of an array as [header, data]: two chunks, so the data is not copied. */

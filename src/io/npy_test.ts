@@ -4,6 +4,7 @@ import { UserError } from "../errors.ts";
 import {
   encodeNpy,
   type NpyArray,
+  NpyRowReader,
   npyToFloat32,
   npyToInt32,
   parseNpy,
@@ -109,4 +110,40 @@ Deno.test("npyToInt32() narrows int64 ids and refuses values beyond int32", () =
   );
   const f = npyToFloat32({ dtype: "float64", shape: [2], data: new Float64Array([0.5, 2]) }, "p");
   assert.deepEqual([...f], [0.5, 2]);
+});
+
+Deno.test("NpyRowReader reads any rows of a file, concurrent reads included, like readNpy's slices", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/images.npy`;
+    const data = Uint8Array.from({ length: 7 * 2 * 2 * 3 }, (_, i) => (i * 37) % 256);
+    await writeNpy(path, { dtype: "uint8", shape: [7, 2, 2, 3], data });
+    using reader = await NpyRowReader.open(path);
+    assert.equal(reader.rowBytes, 12);
+    assert.deepEqual(reader.shape, [7, 2, 2, 3]);
+    const [first, middle, last, none] = await Promise.all([
+      reader.readRows(0, 2),
+      reader.readRows(3, 5),
+      reader.readRows(6, 7),
+      reader.readRows(4, 4),
+    ]);
+    assert.deepEqual(first, data.subarray(0, 24));
+    assert.deepEqual(middle, data.subarray(36, 60));
+    assert.deepEqual(last, data.subarray(72));
+    assert.equal(none.length, 0);
+    assert.throws(() => reader.readRows(5, 8), /rows \[5, 8\) of 7/);
+    // numpy's own v2 header and float32 rows.
+    using v2 = await NpyRowReader.open(`${FIXTURES}f4_v2_3.npy`);
+    assert.deepEqual([...new Float32Array((await v2.readRows(1, 3)).buffer)], [2, 3]);
+    // A file cut short is refused when opened, naming it.
+    const bytes = await Deno.readFile(path);
+    await Deno.writeFile(`${dir}/cut.npy`, bytes.subarray(0, bytes.length - 1));
+    await assert.rejects(
+      NpyRowReader.open(`${dir}/cut.npy`),
+      /cut\.npy: truncated: shape \[7, 2, 2, 3\] uint8 needs 84 data bytes, the file has 83/,
+    );
+    await assert.rejects(NpyRowReader.open(`${dir}/none.npy`), UserError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -9,6 +9,7 @@
  * twice.
  */
 import { UserError } from "../errors.ts";
+import { readExactly } from "./file.ts";
 import { writeFileAtomic } from "./atomic.ts";
 
 /** Bytes per element of every dtype the format defines. */
@@ -255,21 +256,6 @@ export class SafetensorsReader implements Disposable {
 }
 
 /** Fills `into` from `position`; false when the file ends first. */
-async function readExactly(
-  file: Deno.FsFile,
-  into: Uint8Array,
-  position: number,
-): Promise<boolean> {
-  await file.seek(position, Deno.SeekMode.Start);
-  let filled = 0;
-  while (filled < into.byteLength) {
-    const read = await file.read(into.subarray(filled));
-    if (read === null || read === 0) return false;
-    filled += read;
-  }
-  return true;
-}
-
 /** Reads every float tensor of a file. For large files prefer `SafetensorsReader`. */
 export async function readSafetensors(path: string): Promise<Map<string, Float32Tensor>> {
   using reader = await SafetensorsReader.open(path);

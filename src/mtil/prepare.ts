@@ -17,7 +17,7 @@ import {
   type RgbImage,
 } from "../io/image.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { npyToInt32, readNpy, writeNpy } from "../io/npy.ts";
+import { NpyRowReader, npyToInt32, readNpy, writeNpy } from "../io/npy.ts";
 import { SeededRng } from "../io/rng.ts";
 import {
   type DatasetSplit,
@@ -466,10 +466,10 @@ function readMeta(path: string, text: string): SetMeta {
   return meta as SetMeta;
 }
 
-/** Reads a folder written by `writeImageSet`, checking every shape against `meta.json`. */
-export async function readImageSet(
+/** `meta.json`, `labels.npy` and `indices.npy` of an image set folder, checked. */
+async function readSetIndex(
   dir: string,
-): Promise<{ set: ImageSet; extra: Record<string, unknown> }> {
+): Promise<{ meta: SetMeta; labels: Int32Array; sampleIndices: Int32Array }> {
   const metaPath = `${dir}/${META_FILE}`;
   let text: string;
   try {
@@ -483,7 +483,7 @@ export async function readImageSet(
     throw error;
   }
   const meta = readMeta(metaPath, text);
-  const { count, size } = meta;
+  const { count } = meta;
   const vector = async (file: string) => {
     const path = `${dir}/${file}`;
     const array = await readNpy(path);
@@ -503,32 +503,115 @@ export async function readImageSet(
         `0..${meta.classNames.length - 1}`,
     );
   }
+  return { meta, labels, sampleIndices };
+}
+
+/** Checks that `images.npy` holds uint8 `[count, size, size, 3]` as `meta.json` says. */
+function checkImages(
+  path: string,
+  meta: SetMeta,
+  found: { dtype: string; shape: readonly number[] },
+) {
+  const expected = [meta.count, meta.size, meta.size, 3];
+  if (found.dtype !== "uint8" || found.shape.join(",") !== expected.join(",")) {
+    throw new UserError(
+      `Cannot read ${path}: ${found.dtype} [${found.shape.join(", ")}], expected uint8 ` +
+        `[${expected.join(", ")}]`,
+    );
+  }
+}
+
+function setOf(
+  index: { meta: SetMeta; labels: Int32Array; sampleIndices: Int32Array },
+): Omit<ImageSet, "images"> {
+  const { meta, labels, sampleIndices } = index;
+  return {
+    dataset: meta.dataset,
+    split: meta.split,
+    size: meta.size,
+    classNames: meta.classNames,
+    labels,
+    sampleIndices,
+    paths: meta.paths,
+  };
+}
+
+/** Reads a folder written by `writeImageSet`, checking every shape against `meta.json`. */
+export async function readImageSet(
+  dir: string,
+): Promise<{ set: ImageSet; extra: Record<string, unknown> }> {
+  const index = await readSetIndex(dir);
   let images: Uint8Array | null = null;
-  if (meta.hasImages) {
+  if (index.meta.hasImages) {
     const path = `${dir}/${IMAGES_FILE}`;
     const array = await readNpy(path);
-    const expected = [count, size, size, 3];
-    if (array.dtype !== "uint8" || array.shape.join(",") !== expected.join(",")) {
-      throw new UserError(
-        `Cannot read ${path}: ${array.dtype} [${array.shape.join(", ")}], expected uint8 ` +
-          `[${expected.join(", ")}]`,
-      );
-    }
+    checkImages(path, index.meta, array);
     images = array.data as Uint8Array;
   }
-  return {
-    set: {
-      dataset: meta.dataset,
-      split: meta.split,
-      size,
-      classNames: meta.classNames,
-      images,
-      labels,
-      sampleIndices,
-      paths: meta.paths,
-    },
-    extra: meta.extra,
-  };
+  return { set: { ...setOf(index), images }, extra: index.meta.extra };
+}
+
+/**
+ * A prepared split read in batches: labels, class names and paths at once, images from
+ * `images.npy` on demand, so a split larger than memory (Food101's test split: 3.8 GB at
+ * 224 px) streams through evaluation. Close it when done (`using` works too).
+ */
+export class PreparedSplitReader implements Disposable {
+  readonly dataset: string;
+  readonly split: Split;
+  /** Side of the square images in pixels. */
+  readonly size: number;
+  readonly classNames: string[];
+  readonly labels: Int32Array; // [count]
+  readonly sampleIndices: Int32Array; // [count]
+  readonly paths: string[];
+  #images: NpyRowReader;
+
+  private constructor(set: Omit<ImageSet, "images">, images: NpyRowReader) {
+    this.dataset = set.dataset;
+    this.split = set.split;
+    this.size = set.size;
+    this.classNames = set.classNames;
+    this.labels = set.labels;
+    this.sampleIndices = set.sampleIndices;
+    this.paths = set.paths;
+    this.#images = images;
+  }
+
+  /** Opens a folder written by `writePrepared`, checking `images.npy`'s header against it. */
+  static async open(dir: string): Promise<PreparedSplitReader> {
+    const index = await readSetIndex(dir);
+    const path = `${dir}/${IMAGES_FILE}`;
+    if (!index.meta.hasImages) {
+      throw new UserError(`Cannot read prepared split ${dir}: ${IMAGES_FILE} was not stored`);
+    }
+    const images = await NpyRowReader.open(path);
+    try {
+      checkImages(path, index.meta, images);
+    } catch (error) {
+      images.close();
+      throw error;
+    }
+    return new PreparedSplitReader(setOf(index), images);
+  }
+
+  /** Images in the split. */
+  get count(): number {
+    return this.labels.length;
+  }
+
+  /** Images `[start, end)`: uint8 `[end - start, size, size, 3]`. */
+  readImages(start: number, end: number): Promise<Uint8Array> {
+    return this.#images.readRows(start, end);
+  }
+
+  close(): void {
+    this.#images.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }
 
 /** Writes a prepared split (see `writeImageSet`). */

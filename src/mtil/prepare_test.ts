@@ -12,6 +12,7 @@ import {
   balancedSubset,
   buildFewShotSet,
   epochSeed,
+  PreparedSplitReader,
   prepareSamples,
   prepareSplit,
   readFewShotSet,
@@ -230,6 +231,36 @@ Deno.test("writePrepared then readPrepared gives back the same split; bad files 
     assert.equal(set.images, null);
     assert.deepEqual(extra, { shots: 0 });
     await assert.rejects(() => readPrepared(`${root}/lean`), /images\.npy was not stored/);
+  });
+});
+
+Deno.test("PreparedSplitReader streams a prepared split's images in batches, equal to readPrepared's", async () => {
+  await withTempDir(async (root) => {
+    const prepared = await prepareSamples(await mixedSplit(root), { size: 4, limit: 3 });
+    const dir = `${root}/prepared`;
+    await writePrepared(dir, prepared);
+    {
+      using reader = await PreparedSplitReader.open(dir);
+      assert.equal(reader.count, 3);
+      assert.equal(reader.size, 4);
+      assert.deepEqual(reader.labels, prepared.labels);
+      assert.deepEqual(reader.classNames, prepared.classNames);
+      const image = 4 * 4 * 3;
+      assert.deepEqual(await reader.readImages(1, 3), prepared.images.subarray(image, 3 * image));
+      assert.deepEqual(await reader.readImages(0, 1), prepared.images.subarray(0, image));
+    }
+    // images.npy that disagrees with meta.json is refused when opened.
+    await writeNpy(`${dir}/images.npy`, {
+      dtype: "uint8",
+      shape: [3, 5, 5, 3],
+      data: new Uint8Array(3 * 75),
+    });
+    await assert.rejects(
+      PreparedSplitReader.open(dir),
+      /images\.npy: uint8 \[3, 5, 5, 3\], expected uint8 \[3, 4, 4, 3\]/,
+    );
+    await writeImageSet(`${root}/lean`, { ...prepared, images: null });
+    await assert.rejects(PreparedSplitReader.open(`${root}/lean`), /images\.npy was not stored/);
   });
 });
 
