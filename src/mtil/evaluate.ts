@@ -1,14 +1,18 @@
 /**
  * Top-1 accuracy of a CLIP model with a zero-shot head on prepared images: per batch, uint8
- * `[B, H, W, 3]` is normalised to CHW float (torchvision's ToTensor + Normalize), encoded,
- * L2-normalised; logits = 100 * image · headᵀ; the prediction is the arg-max (the first of tied
- * maxima, as torch's argmax).
+ * `[B, H, W, 3]` is normalised to CHW float (torchvision's ToTensor + Normalize), encoded by a
+ * `ClipEncoder` (TF.js or ONNX Runtime), L2-normalised; logits = 100 * image · headᵀ; the
+ * prediction is the arg-max (the first of tied maxima, as torch's argmax). Scoring runs in
+ * TF.js on the features whichever engine encoded them, so equal features give equal predictions.
+ *
+ * Images come from memory or, batch by batch, from a source such as `PreparedSplitReader`: the
+ * next batch is read while the current one is encoded, and at most two batches are held.
  */
 import * as tf from "@tensorflow/tfjs";
+import { type ClipEncoder, openEncoder } from "../clip/encoder.ts";
+import type { ClipModel, EncodeOptions } from "../clip/model.ts";
 import { UserError } from "../errors.ts";
 import { normalizeUint8 } from "../io/image.ts";
-import type { ClipModel, EncodeOptions } from "../clip/model.ts";
-import { encodeImage } from "../clip/model.ts";
 
 /** Images encoded at once when the caller does not say. */
 export const DEFAULT_EVAL_BATCH = 32;
@@ -16,14 +20,29 @@ export const DEFAULT_EVAL_BATCH = 32;
 /** CLIP's frozen logit scale: exp(ln 100). It does not change the arg-max, only the logits. */
 export const LOGIT_SCALE = 100;
 
+/** Images read batch by batch (a `PreparedSplitReader`). */
+export interface ImageBatches {
+  /** Side of the square images. */
+  readonly size: number;
+  readonly count: number;
+  /** Images `[start, end)`: uint8 `[end - start, size, size, 3]`. */
+  readImages(start: number, end: number): Promise<Uint8Array>;
+}
+
 export interface EvaluateOptions {
-  /** `[N, H, W, 3]` uint8 RGB, H = W = the model's image size (a PreparedSplit's `images`). */
-  images: Uint8Array;
+  /**
+   * uint8 RGB `[N, H, W, 3]` with H = W = the model's image size: in memory (a PreparedSplit's
+   * `images`) or read batch by batch (a `PreparedSplitReader`).
+   */
+  images: Uint8Array | ImageBatches;
   labels: Int32Array; // [N]
   /** `[C, D]` row-major unit rows (see zeroShotHead). */
   head: Float32Array;
   batchSize?: number;
-  /** How adapted linears are applied; default plain weights (merged models need nothing else). */
+  /**
+   * When evaluating a `ClipModel` (on TF.js): how adapted linears are applied; default plain
+   * weights (merged models need nothing else).
+   */
   linear?: EncodeOptions["linear"];
   /** Called after each batch: `done` of `total` images scored. */
   onProgress?: (done: number, total: number) => void;
@@ -103,6 +122,28 @@ function headClasses(head: Float32Array, dim: number): number {
 }
 
 /**
+ * The arg-max class of each row of `features` `[count, dim]` against `headT` `[dim, C]`:
+ * argmax(100 * normalise(features) · headᵀ), on the current TF.js backend.
+ */
+async function predict(features: Float32Array, count: number, headT: tf.Tensor2D) {
+  const dim = headT.shape[0];
+  const predicted = tf.tidy(() => {
+    const rows = tf.tensor2d(features, [count, dim]);
+    const unit = rows.div(rows.norm("euclidean", 1, true));
+    return tf.argMax(unit.matMul(headT).mul(LOGIT_SCALE), 1); // [count]
+  });
+  // Read back asynchronously: WebGPU has no synchronous reads.
+  const values = await predicted.data() as Int32Array;
+  predicted.dispose();
+  return values;
+}
+
+/** `head` `[C, D]` transposed on the TF.js backend: `[D, C]`. */
+function transposedHead(head: Float32Array, classes: number, dim: number): tf.Tensor2D {
+  return tf.tidy(() => tf.tensor2d(head, [classes, dim]).transpose<tf.Tensor2D>());
+}
+
+/**
  * Accuracy of already-computed image features `[N, D]` (row-major, any norm) against `head`
  * `[C, D]`: the arg-max of `100 * normalise(features) · headᵀ` per image.
  */
@@ -121,67 +162,103 @@ export async function scoreFeatures(
   const classes = headClasses(head, dim);
   checkLabels(labels, classes);
   const counter = new AccuracyCounter(classes, count);
-  const predicted = tf.tidy(() => {
-    const rows = tf.tensor2d(features, [count, dim]);
-    const unit = rows.div(rows.norm("euclidean", 1, true));
-    const headT = tf.tensor2d(head, [classes, dim]).transpose(); // [D, C]
-    return tf.argMax(unit.matMul(headT).mul(LOGIT_SCALE), 1); // [N]
-  });
-  // Read back asynchronously: WebGPU has no synchronous reads.
-  const values = await predicted.data() as Int32Array;
-  predicted.dispose();
-  counter.add(values, labels);
+  const headT = transposedHead(head, classes, dim);
+  try {
+    counter.add(await predict(features, count, headT), labels);
+  } finally {
+    headT.dispose();
+  }
   return counter.result();
 }
 
+/** The images of `options` as batches, checked against the model's image size. */
+function imageBatches(
+  images: Uint8Array | ImageBatches,
+  expected: { count: number; size: number; model: string },
+): ImageBatches {
+  const { count, size, model } = expected;
+  const needs = `${model} needs [${count}, ${size}, ${size}, 3] uint8 (prepare the split at ` +
+    `size ${size})`;
+  if (!(images instanceof Uint8Array)) {
+    if (images.size !== size || images.count !== count) {
+      throw new UserError(
+        `Cannot evaluate: ${images.count} images of ${images.size} px for ${count} labels; ${needs}`,
+      );
+    }
+    return images;
+  }
+  const imageBytes = size * size * 3;
+  if (images.length !== count * imageBytes) {
+    throw new UserError(
+      `Cannot evaluate: ${images.length} image bytes for ${count} labels; ${needs}`,
+    );
+  }
+  return {
+    size,
+    count,
+    readImages: (start, end) =>
+      Promise.resolve(images.subarray(start * imageBytes, end * imageBytes)),
+  };
+}
+
+/** Normalised NCHW float pixels `[B, 3, size, size]` of uint8 HWC images `[B, size, size, 3]`. */
+function normalizeBatch(images: Uint8Array, size: number): Float32Array {
+  const imageBytes = size * size * 3;
+  const pixels = new Float32Array(images.length);
+  for (let i = 0; i < images.length / imageBytes; i++) {
+    const image = images.subarray(i * imageBytes, (i + 1) * imageBytes);
+    pixels.set(normalizeUint8(image, size), i * imageBytes);
+  }
+  return pixels;
+}
+
 /**
- * Top-1 accuracy of `model` with `head` on prepared images, `batchSize` images per encoder call.
- * Tensor memory does not grow: everything a batch creates is freed before the next. Abortable
- * between batches through `signal`.
+ * Top-1 accuracy with `head` on prepared images, `batchSize` images per encoder call, encoded by
+ * `encoder` (or by TF.js, when given a `ClipModel`). Tensor memory does not grow: everything a
+ * batch creates is freed before the next. Abortable between batches through `signal`.
  */
-export async function evaluate(model: ClipModel, options: EvaluateOptions): Promise<Accuracy> {
-  const { images, labels, head } = options;
-  const size = model.arch.vision.imageSize;
-  const dim = model.arch.embedDim;
+export async function evaluate(
+  encoder: ClipEncoder | ClipModel,
+  options: EvaluateOptions,
+): Promise<Accuracy> {
+  if (!("encodeImages" in encoder)) {
+    const tfjs = await openEncoder(encoder, { engine: "tfjs", linear: options.linear });
+    try {
+      return await evaluate(tfjs, options);
+    } finally {
+      await tfjs.dispose();
+    }
+  }
+  const { labels, head } = options;
+  const { arch } = encoder;
+  const size = arch.vision.imageSize;
   const batchSize = options.batchSize ?? DEFAULT_EVAL_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new UserError(`The evaluation batch size must be a positive integer, got ${batchSize}`);
   }
-  const imageBytes = size * size * 3;
   const count = labels.length;
-  if (images.length !== count * imageBytes) {
-    throw new UserError(
-      `Cannot evaluate: ${images.length} image bytes for ${count} labels; ${model.arch.name} ` +
-        `needs [${count}, ${size}, ${size}, 3] uint8 (prepare the split at size ${size})`,
-    );
-  }
-  const classes = headClasses(head, dim);
+  const source = imageBatches(options.images, { count, size, model: arch.name });
+  const classes = headClasses(head, arch.embedDim);
   checkLabels(labels, classes);
   const counter = new AccuracyCounter(classes, count);
-  const headT = tf.tidy(() => tf.tensor2d(head, [classes, dim]).transpose<tf.Tensor2D>()); // [D, C]
+  const read = async (start: number) =>
+    normalizeBatch(await source.readImages(start, Math.min(start + batchSize, count)), size);
+  const headT = transposedHead(head, classes, arch.embedDim); // [D, C]
+  let next = count > 0 ? read(0) : null;
   try {
     for (let start = 0; start < count; start += batchSize) {
       options.signal?.throwIfAborted();
       const end = Math.min(start + batchSize, count);
-      const pixels = new Float32Array((end - start) * imageBytes); // [B, 3, size, size]
-      for (let i = start; i < end; i++) {
-        const image = images.subarray(i * imageBytes, (i + 1) * imageBytes);
-        pixels.set(normalizeUint8(image, size), (i - start) * imageBytes);
-      }
-      const predicted = tf.tidy(() => {
-        const batch = tf.tensor4d(pixels, [end - start, 3, size, size]);
-        const features = encodeImage(model, batch, { linear: options.linear }); // [B, D]
-        const unit = features.div(features.norm("euclidean", 1, true));
-        return tf.argMax(unit.matMul(headT).mul(LOGIT_SCALE), 1); // [B]
-      });
-      // An async read lets GPU backends overlap and lets an abort signal fire between batches.
-      const values = await predicted.data() as Int32Array;
-      predicted.dispose();
-      counter.add(values, labels.subarray(start, end));
+      const pixels = await next!; // [B, 3, size, size]
+      // Read the next batch from disk while this one is encoded.
+      next = end < count ? read(end) : null;
+      const features = await encoder.encodeImages(pixels); // [B, D]
+      counter.add(await predict(features, end - start, headT), labels.subarray(start, end));
       options.onProgress?.(end, count);
     }
   } finally {
     headT.dispose();
+    next?.catch(() => {}); // a batch read ahead of an abort or error is dropped
   }
   return counter.result();
 }

@@ -4,11 +4,13 @@ import { UserError } from "../errors.ts";
 import { normalizeUint8 } from "../io/image.ts";
 import { SeededRng } from "../io/rng.ts";
 import { useBackend } from "../clip/backend.ts";
+import { openEncoder } from "../clip/encoder.ts";
 import { disposeModel, encodeImage } from "../clip/model.ts";
 import { loadArchPreset } from "../clip/presets.ts";
 import { randomClipModel } from "../clip/synthetic.ts";
 import { evaluate, scoreFeatures } from "./evaluate.ts";
 import { normalizeRows } from "./heads.ts";
+import { PreparedSplitReader, writePrepared } from "./prepare.ts";
 
 Deno.test("scoreFeatures: a hand-made head and features give 3 of 5 right (60%)", async () => {
   await useBackend("cpu");
@@ -149,5 +151,60 @@ Deno.test("evaluate: wrongly sized images, bad heads and an aborted signal are r
     assert.equal(tf.memory().numTensors, before);
   } finally {
     disposeModel(model);
+  }
+});
+
+Deno.test("evaluate streams a prepared split from disk with the in-memory result, on TF.js and ONNX Runtime alike", async () => {
+  await useBackend("cpu");
+  const model = randomClipModel(loadArchPreset("clip-tiny"), { seed: 9 });
+  const dir = await Deno.makeTempDir();
+  try {
+    const count = 11;
+    const labels = Int32Array.from({ length: count }, (_, i) => i % 4);
+    const images = randomImages(count, 32, 7);
+    await writePrepared(dir, {
+      dataset: "DTD",
+      split: "test",
+      size: 32,
+      classNames: ["a", "b", "c", "d"],
+      images,
+      labels,
+      sampleIndices: Int32Array.from(labels.keys()),
+      paths: [...labels.keys()].map(String),
+    });
+    const rng = new SeededRng(12);
+    const head = normalizeRows(Float32Array.from({ length: 4 * 48 }, () => rng.uniform(-1, 1)), 48);
+    const inMemory = await evaluate(model, { images, labels, head, batchSize: 4 });
+    const before = tf.memory().numTensors;
+    for (const engine of ["tfjs", "onnx"] as const) {
+      const encoder = await openEncoder(model, { engine });
+      using split = await PreparedSplitReader.open(dir);
+      const progress: number[] = [];
+      const streamed = await evaluate(encoder, {
+        images: split,
+        labels: split.labels,
+        head,
+        batchSize: 4,
+        onProgress: (done) => progress.push(done),
+      });
+      await encoder.dispose();
+      assert.deepEqual(streamed, inMemory, `${engine}: same predictions and counts`);
+      assert.deepEqual(progress, [4, 8, 11]);
+    }
+    assert.equal(tf.memory().numTensors, before);
+    // A split prepared at another size is refused before anything is encoded.
+    using split = await PreparedSplitReader.open(dir);
+    const small = randomClipModel({
+      ...model.arch,
+      vision: { ...model.arch.vision, imageSize: 16 },
+    });
+    await assert.rejects(
+      evaluate(small, { images: split, labels, head }),
+      /11 images of 32 px for 11 labels; clip-tiny needs \[11, 16, 16, 3\] uint8/,
+    );
+    disposeModel(small);
+  } finally {
+    disposeModel(model);
+    await Deno.remove(dir, { recursive: true });
   }
 });

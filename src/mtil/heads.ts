@@ -5,10 +5,10 @@
  * `100 * normalised image feature · headᵀ`.
  */
 import * as tf from "@tensorflow/tfjs";
-import { UserError } from "../errors.ts";
+import { type ClipEncoder, openEncoder } from "../clip/encoder.ts";
 import type { ClipModel, EncodeOptions } from "../clip/model.ts";
-import { encodeText } from "../clip/model.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
+import { UserError } from "../errors.ts";
 
 /** Texts encoded at once when the caller does not say. */
 export const DEFAULT_TEXT_BATCH = 64;
@@ -24,7 +24,10 @@ export interface ZeroShotHeadOptions {
   templates: readonly string[];
   /** Texts per encoder call; default DEFAULT_TEXT_BATCH. */
   batchSize?: number;
-  /** How adapted linears are applied (an adapter under training); default plain weights. */
+  /**
+   * When given a `ClipModel` (encoded on TF.js): how adapted linears are applied (an adapter
+   * under training); default plain weights.
+   */
   linear?: EncodeOptions["linear"];
   signal?: AbortSignal;
 }
@@ -41,16 +44,38 @@ export function normalizeRows(rows: Float32Array, dim: number): Float32Array {
   return rows;
 }
 
+/** Unit rows of `features` `[count, dim]`, normalised on the TF.js backend. */
+async function unitRows(features: Float32Array, count: number, dim: number) {
+  const unit = tf.tidy(() => {
+    const rows = tf.tensor2d(features, [count, dim]);
+    return rows.div(rows.norm("euclidean", 1, true));
+  });
+  try {
+    return await unit.data<"float32">();
+  } finally {
+    unit.dispose();
+  }
+}
+
 /**
- * The zero-shot head `[classNames.length, embedDim]` (row-major Float32Array) of `model`. Texts
- * are class-major (class 0's templates, then class 1's, ...) and encoded `batchSize` at a time;
- * the per-class sums are kept in float64.
+ * The zero-shot head `[classNames.length, embedDim]` (row-major Float32Array) of a model,
+ * encoded by `encoder` (or by TF.js, when given a `ClipModel`). Texts are class-major (class
+ * 0's templates, then class 1's, ...) and encoded `batchSize` at a time; the per-class sums are
+ * kept in float64.
  */
 export async function zeroShotHead(
-  model: ClipModel,
+  encoder: ClipEncoder | ClipModel,
   tokenizer: ClipTokenizer,
   options: ZeroShotHeadOptions,
 ): Promise<Float32Array> {
+  if (!("encodeTexts" in encoder)) {
+    const tfjs = await openEncoder(encoder, { engine: "tfjs", linear: options.linear });
+    try {
+      return await zeroShotHead(tfjs, tokenizer, options);
+    } finally {
+      await tfjs.dispose();
+    }
+  }
   const { classNames, templates } = options;
   const batchSize = options.batchSize ?? DEFAULT_TEXT_BATCH;
   if (classNames.length === 0 || templates.length === 0) {
@@ -62,21 +87,16 @@ export async function zeroShotHead(
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new UserError(`The text batch size must be a positive integer, got ${batchSize}`);
   }
-  const contextLength = model.arch.text.contextLength;
-  const dim = model.arch.embedDim;
+  const contextLength = encoder.arch.text.contextLength;
+  const dim = encoder.arch.embedDim;
   const texts = classNames.flatMap((name) => templates.map((t) => fillTemplate(t, name)));
   const sums = new Float64Array(classNames.length * dim); // [classes, dim]
   for (let start = 0; start < texts.length; start += batchSize) {
     options.signal?.throwIfAborted();
     const batch = texts.slice(start, start + batchSize);
     const ids = tokenizer.tokenize(batch, { contextLength }); // [batch, context]
-    const features = tf.tidy(() => {
-      const tokens = tf.tensor2d(ids, [batch.length, contextLength], "int32");
-      const embedded = encodeText(model, tokens, { linear: options.linear }); // [batch, dim]
-      return embedded.div(embedded.norm("euclidean", 1, true)) as tf.Tensor2D;
-    });
-    const values = await features.data() as Float32Array; // [batch, dim], unit rows
-    features.dispose();
+    const features = await encoder.encodeTexts(ids); // [batch, dim]
+    const values = await unitRows(features, batch.length, dim);
     for (let row = 0; row < batch.length; row++) {
       const base = Math.floor((start + row) / templates.length) * dim;
       for (let i = 0; i < dim; i++) sums[base + i]! += values[row * dim + i]!;

@@ -7,6 +7,7 @@ import { randomClipModel } from "../clip/synthetic.ts";
 import { type ClipTokenizer, writeByteLevelTokenizer } from "../clip/tokenizer.ts";
 import { disposeModel } from "../clip/model.ts";
 import { useBackend } from "../clip/backend.ts";
+import { openEncoder } from "../clip/encoder.ts";
 import { fillTemplate, normalizeRows, zeroShotHead } from "./heads.ts";
 
 async function tinyClip() {
@@ -70,6 +71,24 @@ Deno.test("zeroShotHead of a tiny CLIP equals per-class normalise-mean-renormali
     // The batch size changes nothing but speed.
     const oneBatch = await zeroShotHead(model, tokenizer, { classNames, templates, batchSize: 64 });
     for (let i = 0; i < head.length; i++) assert.ok(Math.abs(head[i]! - oneBatch[i]!) < 1e-6);
+  } finally {
+    disposeModel(model);
+  }
+});
+
+Deno.test("zeroShotHead on ONNX Runtime equals the TF.js head within 1e-5", async () => {
+  const { model, tokenizer } = await tinyClip();
+  try {
+    const options = { classNames: ["cat", "dog", "striped sea"], templates: ["{}", "a {}."] };
+    const tfjsHead = await zeroShotHead(model, tokenizer, options);
+    const onnx = await openEncoder(model, { engine: "onnx" });
+    try {
+      const onnxHead = await zeroShotHead(onnx, tokenizer, { ...options, batchSize: 3 });
+      const worst = Math.max(...onnxHead.map((value, i) => Math.abs(value - tfjsHead[i]!)));
+      assert.ok(worst < 1e-5, `largest difference ${worst}`);
+    } finally {
+      await onnx.dispose();
+    }
   } finally {
     disposeModel(model);
   }
