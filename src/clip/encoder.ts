@@ -40,7 +40,12 @@ import {
 
 export const ENGINE_NAMES = ["auto", "onnx", "tfjs"] as const;
 export type EngineName = typeof ENGINE_NAMES[number];
-export const DEVICE_NAMES = ["auto", ...ORT_DEVICES] as const;
+export const DEVICE_NAMES = [
+  "auto",
+  "cpu",
+  "webgpu",
+  "cuda",
+] as const satisfies readonly ("auto" | OrtDevice)[];
 export type DeviceName = typeof DEVICE_NAMES[number];
 
 /** The `inference:` setting of a pipeline, `--engine` / `--device` on the command line. */

@@ -23,9 +23,12 @@ import {
   type BenchmarkSpec,
   DATASET_NAMES,
   type DatasetName,
+  DEVICE_NAMES,
   ENCODER_NAMES,
+  ENGINE_NAMES,
   type EvaluateSpec,
   EXPERT_POOL_METHODS,
+  type InferenceSpec,
   METHOD_NAMES,
   type MethodSpec,
   type ModelSpec,
@@ -46,6 +49,7 @@ export const TOP_LEVEL_KEYS = [
   "extends",
   "vars",
   "backend",
+  "inference",
   "model",
   "benchmark",
   "method",
@@ -442,6 +446,28 @@ function readEvaluate(top: Section, tasks: DatasetName[]): EvaluateSpec {
   };
 }
 
+function readInference(top: Section): InferenceSpec {
+  const section = top.section("inference", ["engine", "device"]);
+  const engine = readChoice(section, "engine", {
+    choices: ENGINE_NAMES,
+    what: "inference engine",
+    default: "auto",
+  });
+  const device = readChoice(section, "device", {
+    choices: DEVICE_NAMES,
+    what: "inference device",
+    default: "auto",
+  });
+  if (engine === "tfjs" && device !== "auto") {
+    throw new SpecError(
+      section.originOf("device"),
+      `inference.device: ${device} is a device of ONNX Runtime; engine tfjs runs on the ` +
+        `\`backend\` setting, so leave device at auto (or use engine onnx or auto)`,
+    );
+  }
+  return { engine, device };
+}
+
 function readReport(top: Section, cwd: string): ReportSpec {
   const section = top.section("report", ["reference", "formats", "plots"]);
   return {
@@ -482,6 +508,7 @@ export function toPipeline(
       what: "backend",
       default: "auto",
     }),
+    inference: readInference(top),
     model: readModel(top, context.cwd),
     benchmark: benchmark.spec,
     method: readMethod(top),

@@ -7,6 +7,7 @@
  */
 import { LINEAR_TARGETS } from "../clip/arch.ts";
 import { BACKEND_NAMES } from "../clip/backend.ts";
+import { DEVICE_NAMES, ENGINE_NAMES, type InferenceSetting } from "../clip/encoder.ts";
 import { METHOD_PRESETS } from "../method/config.ts";
 import { MTIL_DATASETS } from "../mtil/benchmark.ts";
 
@@ -32,6 +33,13 @@ export const EXPERT_POOL_METHODS: readonly MethodName[] = [
 
 export { BACKEND_NAMES };
 export type BackendName = typeof BACKEND_NAMES[number];
+
+export { DEVICE_NAMES, ENGINE_NAMES };
+/**
+ * The engine that runs inference (evaluation, zero-shot heads): `engine` auto | onnx | tfjs,
+ * `device` auto | cpu | webgpu | cuda (ONNX Runtime's; TF.js runs on `backend`).
+ */
+export type InferenceSpec = InferenceSetting;
 
 /** Adapted linear layers of a transformer block: attention q/k/v/out, MLP fc (c_fc) and proj (c_proj). */
 export const TARGET_NAMES = LINEAR_TARGETS;
@@ -181,7 +189,9 @@ export interface Pipeline {
   description: string;
   /** Absolute path of the spec file that was compiled. */
   specFile: string;
+  /** TF.js backend: training, and inference when `inference.engine` is tfjs. */
   backend: BackendName;
+  inference: InferenceSpec;
   model: ModelSpec;
   benchmark: BenchmarkSpec;
   method: MethodSpec;

@@ -50,6 +50,7 @@ Deno.test("a minimal spec gets every default of the released protocol", () => {
   assert.equal(run.runName, "minimal");
   assert.deepEqual(run.matrixPoint, {});
   assert.equal(run.backend, "auto");
+  assert.deepEqual(run.inference, { engine: "auto", device: "auto" });
   assert.deepEqual(run.model, {
     source: "synthetic",
     preset: "clip-tiny",
@@ -178,12 +179,21 @@ Deno.test("--set overrides after extends, values parsed as YAML, creating missin
   const run = onlyRun(compileFiles(
     { "base.yaml": "train: { lr: 0.1 }\n", "run.yaml": `extends: [base.yaml]\n${SYNTHETIC}` },
     "run.yaml",
-    { set: ["train.lr=3e-4", "method.targets=[q, k]", "method.ago.weight=0", "backend=wasm"] },
+    {
+      set: [
+        "train.lr=3e-4",
+        "method.targets=[q, k]",
+        "method.ago.weight=0",
+        "backend=wasm",
+        "inference.engine=onnx",
+      ],
+    },
   ));
   assert.equal(run.train.lr, 3e-4);
   assert.deepEqual(run.method.targets, ["q", "k"]);
   assert.equal(run.method.ago.weight, 0);
   assert.equal(run.backend, "wasm");
+  assert.deepEqual(run.inference, { engine: "onnx", device: "auto" });
 });
 
 Deno.test("matrix expands into the cartesian product of named runs, first axis slowest", () => {
