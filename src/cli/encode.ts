@@ -1,6 +1,6 @@
 /**
  * `deno task encode --model DIR [--pixels P.npy] [--tokens T.npy] [--images FILE...]
- *  [--text STR...] --out DIR [--backend B] [--batch-size N]`
+ *  [--text STR...] --out DIR [--engine E] [--device D] [--backend B] [--batch-size N]`
  *
  * CLIP image and/or text embeddings, float32, projected and NOT normalised, written as
  * `DIR/image_embeds.npy` [N, embed] and `DIR/text_embeds.npy` [N, embed].
@@ -8,11 +8,23 @@
  * ids [N, context]. `--images` decodes files and applies CLIP's eval preprocessing; `--text`
  * tokenizes with the tokenizer files in the model folder. Several files or strings may follow
  * `--images` / `--text`, and either flag may repeat.
+ *
+ * `--engine auto|onnx|tfjs` and `--device auto|cpu|webgpu|cuda` choose the inference engine as a
+ * pipeline's `inference:` does (src/clip/encoder.ts); `--backend` is TF.js's backend, used when
+ * the engine is TF.js (and to load the weights).
  */
 import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs";
 import { BACKEND_NAMES, isBackendName, useBackend } from "../clip/backend.ts";
-import { type ClipModel, disposeModel, encodeImage, encodeText } from "../clip/model.ts";
+import {
+  type ClipEncoder,
+  describeEncoder,
+  DEVICE_NAMES,
+  type DeviceName,
+  ENGINE_NAMES,
+  type EngineName,
+  openEncoder,
+} from "../clip/encoder.ts";
+import { type ClipModel, disposeModel } from "../clip/model.ts";
 import { loadTokenizer } from "../clip/tokenizer.ts";
 import { loadClipModel } from "../clip/weights.ts";
 import { UserError } from "../errors.ts";
@@ -20,7 +32,8 @@ import { decodeImage, preprocessImage } from "../io/image.ts";
 import { npyToFloat32, npyToInt32, readNpy, writeNpy } from "../io/npy.ts";
 
 const USAGE = "usage: deno task encode --model DIR [--pixels P.npy] [--tokens T.npy] " +
-  "[--images FILE...] [--text STR...] --out DIR [--backend " + BACKEND_NAMES.join("|") +
+  "[--images FILE...] [--text STR...] --out DIR [--engine " + ENGINE_NAMES.join("|") +
+  "] [--device " + DEVICE_NAMES.join("|") + "] [--backend " + BACKEND_NAMES.join("|") +
   "] [--batch-size 32]";
 
 interface EncodeArgs {
@@ -30,8 +43,14 @@ interface EncodeArgs {
   tokens?: string;
   images: string[];
   texts: string[];
+  engine: EngineName;
+  device: DeviceName;
   backend: string;
   batchSize: number;
+}
+
+function isChoice<T extends string>(choices: readonly T[], value: string): value is T {
+  return (choices as readonly string[]).includes(value);
 }
 
 /** Parses the arguments; a string is a usage error (exit 2). */
@@ -50,6 +69,8 @@ function parse(args: string[]): EncodeArgs | string | null {
         tokens: { type: "string" },
         images: { type: "string", multiple: true },
         text: { type: "string", multiple: true },
+        engine: { type: "string", default: "auto" },
+        device: { type: "string", default: "auto" },
         backend: { type: "string", default: "auto" },
         "batch-size": { type: "string", default: "32" },
         help: { type: "boolean", short: "h", default: false },
@@ -83,6 +104,12 @@ function parse(args: string[]): EncodeArgs | string | null {
   ) {
     return "nothing to encode: give --pixels, --images, --tokens or --text";
   }
+  if (!isChoice(ENGINE_NAMES, values.engine)) {
+    return `--engine must be one of ${ENGINE_NAMES.join(", ")}, got "${values.engine}"`;
+  }
+  if (!isChoice(DEVICE_NAMES, values.device)) {
+    return `--device must be one of ${DEVICE_NAMES.join(", ")}, got "${values.device}"`;
+  }
   if (!isBackendName(values.backend)) {
     return `--backend must be one of ${BACKEND_NAMES.join(", ")}, got "${values.backend}"`;
   }
@@ -97,28 +124,25 @@ function parse(args: string[]): EncodeArgs | string | null {
     tokens: values.tokens,
     images,
     texts,
+    engine: values.engine,
+    device: values.device,
     backend: values.backend,
     batchSize,
   };
 }
 
-/** Runs `encode` over rows [start, start + batch) and concatenates the [N, embed] results. */
-async function inBatches(
-  count: number,
-  batchSize: number,
-  encodeRows: (start: number, end: number) => tf.Tensor2D,
+/** Encodes `rows` of `rowLength` values `batchSize` rows at a time: `[N, embed]` features. */
+async function inBatches<T extends Float32Array | Int32Array>(
+  rows: T,
+  options: { rowLength: number; batchSize: number; embed: number },
+  encode: (batch: T) => Promise<Float32Array>,
 ): Promise<Float32Array> {
-  const parts: Float32Array[] = [];
+  const { rowLength, batchSize, embed } = options;
+  const count = rows.length / rowLength;
+  const out = new Float32Array(count * embed);
   for (let start = 0; start < count; start += batchSize) {
-    const features = encodeRows(start, Math.min(count, start + batchSize));
-    parts.push(await features.data<"float32">());
-    features.dispose();
-  }
-  const out = new Float32Array(parts.reduce((total, part) => total + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
+    const end = Math.min(count, start + batchSize);
+    out.set(await encode(rows.subarray(start * rowLength, end * rowLength) as T), start * embed);
   }
   return out;
 }
@@ -184,6 +208,7 @@ export async function main(args: string[]): Promise<number> {
   }
   const backend = await useBackend(parsed.backend as Parameters<typeof useBackend>[0]);
   const { model, info } = await loadClipModel(parsed.model);
+  let encoder: ClipEncoder | null = null;
   try {
     const modelDir = info.file === parsed.model
       ? parsed.model.slice(0, Math.max(0, parsed.model.lastIndexOf("/"))) || "."
@@ -198,38 +223,34 @@ export async function main(args: string[]): Promise<number> {
     const tokens = parsed.tokens !== undefined || parsed.texts.length > 0
       ? await loadTokens(parsed, model, modelDir)
       : null;
+    encoder = await openEncoder(model, { engine: parsed.engine, device: parsed.device });
+    const engine = encoder.engine === "tfjs" ? `TF.js on ${backend}` : describeEncoder(encoder);
+    console.log(`encoding with ${engine}`);
     await Deno.mkdir(parsed.out, { recursive: true });
-    if (pixels !== null) {
-      const count = pixels.length / (3 * imageSize * imageSize);
-      const plane = 3 * imageSize * imageSize;
-      const data = await inBatches(count, parsed.batchSize, (start, end) =>
-        tf.tidy(() => {
-          const batch = tf.tensor4d(
-            pixels.subarray(start * plane, end * plane),
-            [end - start, 3, imageSize, imageSize],
-          );
-          return encodeImage(model, batch);
-        }));
-      const path = `${parsed.out}/image_embeds.npy`;
+    const { batchSize } = parsed;
+    const write = async (file: string, data: Float32Array) => {
+      const path = `${parsed.out}/${file}`;
+      const count = data.length / embed;
       await writeNpy(path, { dtype: "float32", shape: [count, embed], data });
-      console.log(`wrote ${path} [${count}, ${embed}] (${info.arch.name}, ${backend})`);
+      console.log(`wrote ${path} [${count}, ${embed}] (${info.arch.name}, ${encoder!.engine})`);
+    };
+    if (pixels !== null) {
+      const rowLength = 3 * imageSize * imageSize;
+      const features = await inBatches(
+        pixels,
+        { rowLength, batchSize, embed },
+        (batch) => encoder!.encodeImages(batch),
+      );
+      await write("image_embeds.npy", features);
     }
     if (tokens !== null) {
-      const count = tokens.length / contextLength;
-      const data = await inBatches(count, parsed.batchSize, (start, end) =>
-        tf.tidy(() => {
-          const batch = tf.tensor2d(
-            tokens.subarray(start * contextLength, end * contextLength),
-            [end - start, contextLength],
-            "int32",
-          );
-          return encodeText(model, batch);
-        }));
-      const path = `${parsed.out}/text_embeds.npy`;
-      await writeNpy(path, { dtype: "float32", shape: [count, embed], data });
-      console.log(`wrote ${path} [${count}, ${embed}] (${info.arch.name}, ${backend})`);
+      const features = await inBatches(tokens, { rowLength: contextLength, batchSize, embed }, (
+        batch,
+      ) => encoder!.encodeTexts(batch));
+      await write("text_embeds.npy", features);
     }
   } finally {
+    await encoder?.dispose();
     disposeModel(model);
   }
   return 0;

@@ -27,36 +27,40 @@ async function embeddings(path: string): Promise<{ shape: number[]; data: Float3
 }
 
 Deno.test(
-  "`encode --pixels --tokens` writes OpenAI's clip-tiny embeddings (float32, not normalised)",
+  "`encode --pixels --tokens` writes OpenAI's clip-tiny embeddings on every engine (float32, not normalised)",
   needsShared(FIXTURE),
   async () => {
     const root = sharedPath(FIXTURE)!;
-    await withTempDir(async (out) => {
-      const code = await cliMain([
-        "encode",
-        "--model",
-        `${root}/hf`,
-        "--pixels",
-        `${root}/pixels.npy`,
-        "--tokens",
-        `${root}/tokens.npy`,
-        "--out",
-        out,
-        "--backend",
-        "wasm",
-        "--batch-size",
-        "2",
-      ]);
-      assert.equal(code, 0);
-      const image = await embeddings(`${out}/image_embeds.npy`);
-      const text = await embeddings(`${out}/text_embeds.npy`);
-      assert.deepEqual(image.shape, [5, 48]);
-      assert.deepEqual(text.shape, [4, 48]);
-      const expectedImage = npyToFloat32(await readNpy(`${root}/image_embeds.npy`), "image");
-      const expectedText = npyToFloat32(await readNpy(`${root}/text_embeds.npy`), "text");
-      assert.ok(relativeError(image.data, expectedImage) <= 1e-4);
-      assert.ok(relativeError(text.data, expectedText) <= 1e-4);
-    });
+    const expectedImage = npyToFloat32(await readNpy(`${root}/image_embeds.npy`), "image");
+    const expectedText = npyToFloat32(await readNpy(`${root}/text_embeds.npy`), "text");
+    for (const engine of ["onnx", "tfjs"]) {
+      await withTempDir(async (out) => {
+        const code = await cliMain([
+          "encode",
+          "--model",
+          `${root}/hf`,
+          "--pixels",
+          `${root}/pixels.npy`,
+          "--tokens",
+          `${root}/tokens.npy`,
+          "--out",
+          out,
+          "--engine",
+          engine,
+          "--backend",
+          "wasm",
+          "--batch-size",
+          "2",
+        ]);
+        assert.equal(code, 0);
+        const image = await embeddings(`${out}/image_embeds.npy`);
+        const text = await embeddings(`${out}/text_embeds.npy`);
+        assert.deepEqual(image.shape, [5, 48]);
+        assert.deepEqual(text.shape, [4, 48]);
+        assert.ok(relativeError(image.data, expectedImage) <= 1e-4, `${engine} image`);
+        assert.ok(relativeError(text.data, expectedText) <= 1e-4, `${engine} text`);
+      });
+    }
   },
 );
 
@@ -117,6 +121,8 @@ Deno.test("`encode` usage errors exit 2; bad inputs are errors naming the file",
     assert.equal(await cliMain([...base, "stray.png"]), 2);
     assert.equal(await cliMain([...base, "--pixels", "p.npy", "--images", "a.png"]), 2);
     assert.equal(await cliMain([...base, "--pixels", "p.npy", "--backend", "tpu"]), 2);
+    assert.equal(await cliMain([...base, "--pixels", "p.npy", "--engine", "ort"]), 2);
+    assert.equal(await cliMain([...base, "--pixels", "p.npy", "--device", "gpu"]), 2);
     await writeNpy(`${dir}/wrong.npy`, {
       dtype: "float32",
       shape: [1, 3, 16, 16],
@@ -129,6 +135,14 @@ Deno.test("`encode` usage errors exit 2; bad inputs are errors naming the file",
       data: new BigInt64Array(20).fill(600n),
     });
     assert.equal(await cliMain([...base, "--backend", "cpu", "--tokens", `${dir}/ids.npy`]), 1);
+    // An engine choice that cannot be honoured is a usage error, before anything is written.
+    await writeNpy(`${dir}/good.npy`, {
+      dtype: "float32",
+      shape: [1, 3, 32, 32],
+      data: new Float32Array(3072),
+    });
+    const good = ["--backend", "cpu", "--pixels", `${dir}/good.npy`];
+    assert.equal(await cliMain([...base, ...good, "--engine", "tfjs", "--device", "cpu"]), 2);
     // Nothing was written for the failed runs.
     await assert.rejects(Deno.stat(`${dir}/out/image_embeds.npy`));
   });

@@ -36,6 +36,7 @@ import {
   type OrtSession,
   type OrtTensor,
   probeDevice,
+  type Unavailable,
 } from "./onnx/runtime.ts";
 
 export const ENGINE_NAMES = ["auto", "onnx", "tfjs"] as const;
@@ -85,8 +86,8 @@ export interface OpenEncoderOptions extends Partial<InferenceSetting> {
 /** What this process can run ONNX Runtime on: null = usable, else why not. */
 export interface OrtAvailability {
   /** Null when the module and its native library load. */
-  runtime: string | null;
-  devices: Record<OrtDevice, string | null>;
+  runtime: Unavailable | null;
+  devices: Record<OrtDevice, Unavailable | null>;
 }
 
 /** The engine and device a setting resolves to, before anything is built. */
@@ -101,9 +102,17 @@ function unusable(setting: InferenceSetting, why: string): UserError {
   );
 }
 
+/** `reason`, or `reason; hint` for an error message that should say how to get it. */
+function explain(missing: Unavailable, options: { hint: boolean }): string {
+  return options.hint && missing.hint !== undefined
+    ? `${missing.reason}; ${missing.hint}`
+    : missing.reason;
+}
+
 /**
  * Resolves a setting against what is available (pure: the probing is the caller's). An explicit
- * engine or device that cannot be honoured is a UserError with exit code 2.
+ * engine or device that cannot be honoured is a UserError with exit code 2 that says why and how
+ * to get it; `auto` falls back to TF.js with a one-line reason.
  */
 export function chooseEngine(
   setting: InferenceSetting,
@@ -121,37 +130,46 @@ export function chooseEngine(
     }
     return { engine: "tfjs", reason: "engine tfjs was asked for" };
   }
+  const hook = "an adapter hook (unmerged experts) runs on TF.js only";
   if (options.linear) {
-    if (engine === "onnx") {
-      throw unusable(setting, "an adapter hook (unmerged experts) runs on TF.js only");
-    }
-    return { engine: "tfjs", reason: "an adapter hook (unmerged experts) runs on TF.js only" };
+    if (engine === "onnx") throw unusable(setting, hook);
+    return { engine: "tfjs", reason: hook };
   }
-  const fallback = (why: string): EngineChoice => {
-    if (engine === "onnx" || device !== "auto") throw unusable(setting, why);
-    return { engine: "tfjs", reason: `ONNX Runtime unavailable: ${why}` };
+  const explicit = engine === "onnx" || device !== "auto";
+  const fail = (missing: Unavailable[], prefix: string[] = []): EngineChoice => {
+    const why = (hint: boolean) =>
+      missing.map((entry, i) => `${prefix[i] ?? ""}${explain(entry, { hint })}`).join("; ");
+    if (explicit) throw unusable(setting, why(true));
+    return { engine: "tfjs", reason: `ONNX Runtime unavailable: ${why(false)}` };
   };
-  if (available.runtime !== null) return fallback(available.runtime);
+  if (available.runtime !== null) return fail([available.runtime]);
   const candidates = device === "auto" ? ORT_DEVICES : [device];
-  const skipped: string[] = [];
+  const skipped: Unavailable[] = [];
   for (const candidate of candidates) {
     const missing = available.devices[candidate];
     if (missing === null) {
       const how = device === "auto"
-        ? `the best device that opens`
+        ? "the best device that opens"
         : `device ${device} was asked for`;
-      const passed = skipped.length === 0 ? "" : ` (${skipped.join("; ")})`;
-      return { engine: "onnx", device: candidate, reason: `${how}${passed}` };
+      const passed = candidates.slice(0, skipped.length)
+        .map((name, i) => `${name}: ${skipped[i]!.reason}`);
+      return {
+        engine: "onnx",
+        device: candidate,
+        reason: passed.length === 0 ? how : `${how}; ${passed.join("; ")}`,
+      };
     }
-    skipped.push(`${candidate}: ${missing}`);
+    skipped.push(missing);
   }
-  return fallback(skipped.join("; "));
+  return fail(skipped, candidates.map((name) => `${name}: `));
 }
+
+const NOT_TRIED: Unavailable = { reason: "not tried" };
 
 function notTried(): OrtAvailability {
   return {
-    runtime: "not tried",
-    devices: { cuda: "not tried", webgpu: "not tried", cpu: "not tried" },
+    runtime: NOT_TRIED,
+    devices: { cuda: NOT_TRIED, webgpu: NOT_TRIED, cpu: NOT_TRIED },
   };
 }
 
@@ -164,7 +182,9 @@ async function probeAvailability(
 ): Promise<{ available: OrtAvailability; ort: OrtModule | null }> {
   const devices = notTried().devices;
   const ort = await loadOrt();
-  if (ort instanceof Error) return { available: { runtime: ort.message, devices }, ort: null };
+  if (ort instanceof Error) {
+    return { available: { runtime: { reason: ort.message }, devices }, ort: null };
+  }
   const candidates = setting.device === "auto" ? ORT_DEVICES : [setting.device];
   for (const device of candidates) {
     devices[device] = await probeDevice(ort, device);

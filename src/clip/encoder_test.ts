@@ -140,11 +140,16 @@ const ALL_OPEN: OrtAvailability = {
 };
 const CPU_ONLY: OrtAvailability = {
   runtime: null,
-  devices: { cuda: "no CUDA libraries", webgpu: "no adapter", cpu: null },
+  devices: {
+    cuda: { reason: "no CUDA libraries", hint: "install them" },
+    webgpu: { reason: "no adapter" },
+    cpu: null,
+  },
 };
+const NOT_TRIED = { reason: "not tried" };
 const NO_RUNTIME: OrtAvailability = {
-  runtime: "libonnxruntime.so.1 did not load",
-  devices: { cuda: "not tried", webgpu: "not tried", cpu: "not tried" },
+  runtime: { reason: "libonnxruntime.so.1 did not load" },
+  devices: { cuda: NOT_TRIED, webgpu: NOT_TRIED, cpu: NOT_TRIED },
 };
 
 function exitCodeOf(body: () => unknown): number {
@@ -167,7 +172,7 @@ Deno.test("chooseEngine: auto takes the best device that opens, else TF.js with 
   assert.deepEqual(chooseEngine(auto, CPU_ONLY), {
     engine: "onnx",
     device: "cpu",
-    reason: "the best device that opens (cuda: no CUDA libraries; webgpu: no adapter)",
+    reason: "the best device that opens; cuda: no CUDA libraries; webgpu: no adapter",
   });
   assert.deepEqual(chooseEngine(auto, NO_RUNTIME), {
     engine: "tfjs",
@@ -185,7 +190,7 @@ Deno.test("chooseEngine: auto takes the best device that opens, else TF.js with 
 Deno.test("chooseEngine: an explicit engine or device that cannot be honoured is exit 2, saying why", () => {
   const cases: [InferenceSetting, OrtAvailability, RegExp][] = [
     [{ engine: "onnx", device: "auto" }, NO_RUNTIME, /onnx on device auto .*did not load/],
-    [{ engine: "onnx", device: "cuda" }, CPU_ONLY, /cuda: no CUDA libraries/],
+    [{ engine: "onnx", device: "cuda" }, CPU_ONLY, /cuda: no CUDA libraries; install them$/],
     [{ engine: "auto", device: "cuda" }, CPU_ONLY, /auto on device cuda .*no CUDA libraries/],
     [{ engine: "tfjs", device: "cpu" }, ALL_OPEN, /give device auto with engine tfjs/],
   ];

@@ -56,7 +56,7 @@ export const CUDA_RUNTIME_LIBRARIES = [
 ] as const;
 
 /** How to get the CUDA provider libraries into the package. */
-export const CUDA_PROVIDER_HINT = `ONNXRUNTIME_NODE_INSTALL=cuda12 deno install ` +
+export const CUDA_PROVIDER_HINT = `get them with ONNXRUNTIME_NODE_INSTALL=cuda12 deno install ` +
   `--allow-scripts=npm:${ORT_PACKAGE}@${ORT_VERSION} (its install script fetches them from ` +
   `NuGet: Microsoft.ML.OnnxRuntime.Gpu.Linux ${ORT_VERSION}, runtimes/linux-x64/native/; ` +
   `copying those two files into ${ortNativeDir()} works too)`;
@@ -79,23 +79,32 @@ export function sharedLibraryLoads(name: string): boolean {
   }
 }
 
+/** Why something cannot be used: a short reason, and how to get it where there is a way. */
+export interface Unavailable {
+  reason: string;
+  hint?: string;
+}
+
 /** Why the CUDA provider cannot open here, or null when its libraries are all present. */
-export function cudaProviderMissing(): string | null {
+export function cudaProviderMissing(): Unavailable | null {
   if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") {
-    return `the npm package has CUDA provider libraries for linux-x64 only`;
+    return { reason: "the npm package has CUDA provider libraries for linux-x64 only" };
   }
   const missingFiles = CUDA_PROVIDER_FILES.filter((file) =>
     !fileExists(`${ortNativeDir()}/${file}`)
   );
   if (missingFiles.length > 0) {
-    return `the CUDA provider libraries are not installed (${missingFiles.join(", ")}); ` +
-      `get them with ${CUDA_PROVIDER_HINT}`;
+    return {
+      reason: "CUDA provider libraries not installed",
+      hint: `${missingFiles.join(" and ")} are missing; ${CUDA_PROVIDER_HINT}`,
+    };
   }
   const missingLibraries = CUDA_RUNTIME_LIBRARIES.filter((name) => !sharedLibraryLoads(name));
   if (missingLibraries.length > 0) {
-    return `CUDA 12 / cuDNN 9 libraries not found on the library path: ` +
-      `${missingLibraries.join(", ")} (install the CUDA 12 runtime and cuDNN 9, or set ` +
-      `LD_LIBRARY_PATH)`;
+    return {
+      reason: `CUDA 12 / cuDNN 9 libraries not found: ${missingLibraries.join(", ")}`,
+      hint: "install the CUDA 12 runtime and cuDNN 9, or add their folder to LD_LIBRARY_PATH",
+    };
   }
   return null;
 }
@@ -148,23 +157,26 @@ function probeModel(): Uint8Array {
   });
 }
 
-/** Why `device` cannot be used by a session without trying it, or null when worth trying. */
-function knownMissing(device: OrtDevice): string | null {
+/** Why `device` cannot be used by a session, known without trying it; null when worth trying. */
+function knownMissing(device: OrtDevice): Unavailable | null {
   if (device === "cuda") return cudaProviderMissing();
   if (device === "webgpu" && Deno.build.os === "linux" && !sharedLibraryLoads("libvulkan.so.1")) {
-    return "ORT's WebGPU (Dawn) needs Vulkan on Linux and libvulkan.so.1 is not installed " +
-      "(a GPU driver's Vulkan ICD; Dawn refuses software adapters such as lavapipe)";
+    return {
+      reason: "no Vulkan loader (libvulkan.so.1)",
+      hint: "ORT's WebGPU (Dawn) needs Vulkan on Linux: install the GPU driver's Vulkan " +
+        "support (Dawn refuses software adapters such as lavapipe)",
+    };
   }
   return null;
 }
 
-const probes = new Map<OrtDevice, Promise<string | null>>();
+const probes = new Map<OrtDevice, Promise<Unavailable | null>>();
 
 /**
  * Null when a session on `device` opens (a one-node probe runs), else why not. Cached per
  * process. Checks on disk first, so a missing CUDA library gives a reason instead of ORT's log.
  */
-export function probeDevice(ort: OrtModule, device: OrtDevice): Promise<string | null> {
+export function probeDevice(ort: OrtModule, device: OrtDevice): Promise<Unavailable | null> {
   let probe = probes.get(device);
   if (probe === undefined) {
     probe = (async () => {
@@ -182,8 +194,10 @@ export function probeDevice(ort: OrtModule, device: OrtDevice): Promise<string |
         }
         return null;
       } catch (error) {
-        return `ONNX Runtime's ${device} provider did not open: ` +
-          (error as Error).message.split("\n")[0]!.replace(/^Error: /, "").slice(0, 300);
+        const message = (error as Error).message.split("\n")[0]!.replace(/^Error: /, "");
+        return {
+          reason: `ONNX Runtime's ${device} provider did not open: ${message.slice(0, 300)}`,
+        };
       }
     })();
     probes.set(device, probe);
