@@ -19,6 +19,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: Co
   encode: { summary: "CLIP image / text embeddings to .npy", load: () => import("./encode.ts") },
   tokenize: { summary: "CLIP tokenizer to .npy", load: () => import("./tokenize.ts") },
   params: { summary: "count a method's trainable parameters", load: () => import("./params.ts") },
+  doctor: {
+    summary: "the inference engines and devices this machine has",
+    load: () => import("./doctor.ts"),
+  },
 };
 
 function usage(): string {

@@ -84,7 +84,7 @@ export function installMatMulGradient(): void {
 }
 
 /** The WebGPU adapter Deno offers, or null; software rasterisers report themselves as fallback. */
-async function webgpuAdapter(): Promise<{ software: boolean; description: string } | null> {
+export async function webgpuAdapter(): Promise<{ software: boolean; description: string } | null> {
   const gpu = (navigator as { gpu?: GPU }).gpu;
   if (gpu === undefined) return null;
   try {
@@ -247,4 +247,42 @@ export async function availableBackends(): Promise<ConcreteBackend[]> {
   if (only === undefined || only.trim() === "") return found;
   const wanted = only.split(",").map((part) => part.trim());
   return found.filter((backend) => wanted.includes(backend));
+}
+
+/** Whether a backend can start here, and why not (with how to get it) when it cannot. */
+export interface BackendStatus {
+  name: ConcreteBackend;
+  available: boolean;
+  /** What it is, or why it cannot start. */
+  detail: string;
+}
+
+/**
+ * Tries every backend (each becomes the active one in turn) and reports which start; then the
+ * one `auto` picks is made active. For `deno task doctor`.
+ */
+export async function backendStatuses(): Promise<
+  { backends: BackendStatus[]; auto: ConcreteBackend }
+> {
+  const adapter = await webgpuAdapter();
+  const details: Record<ConcreteBackend, string> = {
+    cpu: "plain JavaScript (reference; slow)",
+    wasm: "WebAssembly with SIMD, one thread",
+    webgpu: adapter === null
+      ? ""
+      : `adapter ${adapter.description}${adapter.software ? " (software: auto skips it)" : ""}`,
+    tensorflow: "tfjs-node (libtensorflow, CPU)",
+    "tensorflow-gpu": "tfjs-node-gpu (libtensorflow, CUDA)",
+  };
+  const backends: BackendStatus[] = [];
+  for (const name of BACKEND_NAMES) {
+    if (name === "auto") continue;
+    try {
+      await useBackend(name);
+      backends.push({ name, available: true, detail: details[name] });
+    } catch (error) {
+      backends.push({ name, available: false, detail: (error as Error).message });
+    }
+  }
+  return { backends, auto: await useBackend("auto") };
 }

@@ -213,3 +213,47 @@ export async function createSession(
 ): Promise<OrtSession> {
   return await ort.InferenceSession.create(model, sessionOptions(device));
 }
+
+/** Everything `deno task doctor` says about ONNX Runtime. */
+export interface OrtReport {
+  version: string;
+  /** Null when the module and its native library load. */
+  runtime: Unavailable | null;
+  /** Providers the native library was built with (`bundled`: in the npm package). */
+  providers: { name: string; bundled: boolean }[];
+  /** Each device: null = a session opens, else why not. */
+  devices: Record<OrtDevice, Unavailable | null>;
+  /** The CUDA provider's libraries in the package folder, and CUDA's on the library path. */
+  cuda: { file: string; found: boolean }[];
+}
+
+/** Loads ONNX Runtime and probes every device (not only until one opens). */
+export async function ortReport(): Promise<OrtReport> {
+  const cuda = [
+    ...CUDA_PROVIDER_FILES.map((file) => ({
+      file,
+      found: fileExists(`${ortNativeDir()}/${file}`),
+    })),
+    ...CUDA_RUNTIME_LIBRARIES.map((file) => ({ file, found: sharedLibraryLoads(file) })),
+  ];
+  const ort = await loadOrt();
+  if (ort instanceof Error) {
+    const notLoaded = { reason: "ONNX Runtime did not load" };
+    return {
+      version: ORT_VERSION,
+      runtime: { reason: ort.message },
+      providers: [],
+      devices: { cuda: notLoaded, webgpu: notLoaded, cpu: notLoaded },
+      cuda,
+    };
+  }
+  const devices = {} as Record<OrtDevice, Unavailable | null>;
+  for (const device of ORT_DEVICES) devices[device] = await probeDevice(ort, device);
+  return {
+    version: ort.env.versions.node ?? ORT_VERSION,
+    runtime: null,
+    providers: ort.listSupportedBackends(),
+    devices,
+    cuda,
+  };
+}
