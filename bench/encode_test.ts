@@ -2,22 +2,41 @@ import assert from "node:assert/strict";
 import { main as encodeBench } from "./encode.ts";
 import { main as benchMain } from "./main.ts";
 
-Deno.test("bench/encode --quick writes matmul GFLOP/s and images/s, texts/s per backend", async () => {
+interface Row {
+  engine: string;
+  device: string;
+  arch: string;
+  imagesPerSecond: number;
+  textsPerSecond: number;
+  textsPerSecondFullContext: number;
+}
+
+Deno.test("bench/encode --quick writes matmul GFLOP/s and images/s, texts/s per engine and device", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const out = `${dir}/encode.json`;
-    assert.equal(await encodeBench(["--quick", "--backends", "cpu", "--out", out]), 0);
+    const args = ["--quick", "--backends", "cpu", "--engines", "tfjs,onnx", "--out", out];
+    assert.equal(await encodeBench(args), 0);
     const report = JSON.parse(await Deno.readTextFile(out));
     assert.equal(report.bench, "encode");
     assert.equal(report.quick, true);
-    assert.equal(report.matmul.length, 1);
-    assert.equal(report.matmul[0].backend, "cpu");
-    assert.ok(report.matmul[0].gflops > 0);
     assert.deepEqual(
-      report.encode.map((r: { arch: string; backend: string }) => `${r.backend}/${r.arch}`),
-      ["cpu/clip-tiny"],
+      report.matmul.map((r: { engine: string; device: string }) => `${r.engine}/${r.device}`),
+      ["tfjs/cpu", "onnx/cpu"],
     );
-    assert.ok(report.encode[0].imagesPerSecond > 0 && report.encode[0].textsPerSecond > 0);
+    assert.ok(report.matmul.every((r: { gflops: number }) => r.gflops > 0));
+    const rows = report.encode as Row[];
+    assert.deepEqual(rows.map((r) => `${r.engine}/${r.device}/${r.arch}`), [
+      "tfjs/cpu/clip-tiny",
+      "onnx/cpu/clip-tiny",
+    ]);
+    for (const row of rows) {
+      assert.ok(row.imagesPerSecond > 0 && row.textsPerSecond > 0);
+      assert.ok(row.textsPerSecondFullContext > 0);
+    }
+    assert.equal(report.onnxRuntime.devices.cpu, null);
+    assert.equal(report.pytorch, null, "not asked for");
+    assert.ok(report.ratios.onnxCpuOverTfjsWasm === null, "no wasm row to compare with");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -27,4 +46,5 @@ Deno.test("deno task bench rejects unknown benchmarks and flags with exit code 2
   assert.equal(await benchMain(["nonexistent"]), 2);
   assert.equal(await benchMain(["--fast"]), 2);
   assert.equal(await encodeBench(["--backends", "tpu"]), 2);
+  assert.equal(await encodeBench(["--engines", "tensorrt"]), 2);
 });
