@@ -1,7 +1,7 @@
 /**
  * Inference engines for a CLIP model state: the same encodings from TensorFlow.js (the training
  * engine, on whichever tfjs backend is active) or from ONNX Runtime (the state exported as ONNX
- * graphs, ./onnx/graph.ts; 15-20x faster on a CPU, and on CUDA / WebGPU where present).
+ * graphs, ./onnx/graph.ts: several times faster on a CPU, and on CUDA / WebGPU where present).
  *
  * `openEncoder(model, { engine, device })` returns a `ClipEncoder` and says what it chose and why.
  * `engine: auto` takes ONNX Runtime on the best device that opens (CUDA, then WebGPU, then CPU;
