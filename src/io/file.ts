@@ -1,4 +1,20 @@
-/** Positioned reads of open files. */
+/** Opening files for reading, and positioned reads. */
+import { UserError } from "../errors.ts";
+
+/**
+ * Opens `path` for reading; a missing or unreadable file is a UserError
+ * `Cannot <verb> <path>: <reason>`.
+ */
+export async function openForReading(path: string, verb: string): Promise<Deno.FsFile> {
+  try {
+    return await Deno.open(path, { read: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied) {
+      throw new UserError(`Cannot ${verb} ${path}: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}
 
 /**
  * Fills `into` from `file` at byte `position`; false when the file ends first (a truncated file).

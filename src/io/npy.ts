@@ -7,7 +7,7 @@
  */
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
-import { readExactly } from "./file.ts";
+import { openForReading, readExactly } from "./file.ts";
 
 export type NpyDtype = "float32" | "float64" | "int32" | "int64" | "uint8";
 
@@ -201,15 +201,7 @@ export class NpyRowReader implements Disposable {
 
   /** Opens `path` and checks its header and its length against the shape. */
   static async open(path: string): Promise<NpyRowReader> {
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(path, { read: true });
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied) {
-        throw new UserError(`Cannot read ${path}: ${error.message}`, { cause: error });
-      }
-      throw error;
-    }
+    const file = await openForReading(path, "read");
     try {
       const size = (await file.stat()).size;
       const start = new Uint8Array(Math.min(size, MAX_HEADER_BYTES));

@@ -9,7 +9,7 @@
  * twice.
  */
 import { UserError } from "../errors.ts";
-import { readExactly } from "./file.ts";
+import { openForReading, readExactly } from "./file.ts";
 import { writeFileAtomic } from "./atomic.ts";
 
 /** Bytes per element of every dtype the format defines. */
@@ -158,15 +158,7 @@ export class SafetensorsReader implements Disposable {
 
   /** Opens `path` and reads its header; errors name the file. */
   static async open(path: string): Promise<SafetensorsReader> {
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(path, { read: true });
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied) {
-        throw new UserError(`Cannot load ${path}: ${error.message}`, { cause: error });
-      }
-      throw error;
-    }
+    const file = await openForReading(path, "load");
     try {
       const fileSize = (await file.stat()).size;
       const lengthBytes = new Uint8Array(8);
