@@ -18,6 +18,8 @@ import {
   encodeText,
 } from "../clip/model.ts";
 import { type LinearApply, plainLinear } from "../clip/linear.ts";
+import { measuredOn } from "../clip/machine.ts";
+import { backendMemory, ThroughputMeter, watchTensorBytes } from "../clip/measure.ts";
 import { SeededRng } from "../io/rng.ts";
 import { UserError } from "../errors.ts";
 import type { MethodConfig } from "./config.ts";
@@ -32,6 +34,7 @@ import {
   trainableVariables,
 } from "./pool.ts";
 import { modelSlots } from "./slots.ts";
+import { type TrainRunStats, trainRunStats } from "./train_stats.ts";
 
 export interface FewShotSet {
   /** [N, 3, H, W] normalised (and already augmented) pixels. */
@@ -107,6 +110,8 @@ export interface TrainResult {
   losses: number[];
   /** The AGO term (unweighted) per step; empty when the method has none or on the first task. */
   agoLosses: number[];
+  /** How the training ran (speed, memory, machine); null when nothing trains. */
+  stats: TrainRunStats | null;
 }
 
 /** Same-label pairs are positives: [batch, batch], each row summing to 1. */
@@ -219,7 +224,9 @@ export async function trainTask(
         `${options.initialAdapters.source}`,
     );
   }
-  if (method.adapter === "none") return { delta: emptyDelta([]), losses: [], agoLosses: [] };
+  if (method.adapter === "none") {
+    return { delta: emptyDelta([]), losses: [], agoLosses: [], stats: null };
+  }
   const labels = checkOptions(fewShot, options);
 
   // What trains, and the linear hook that uses it.
@@ -252,7 +259,12 @@ export async function trainTask(
   const batchesPerEpoch = Math.floor(count / options.batchSize);
   const contextLength = model.arch.text.contextLength;
   let order: number[] = [];
+  const machine = await measuredOn();
+  // Timed and watched from the host: no read of a tensor is added to a step.
+  const meter = new ThroughputMeter();
+  const tensorBytes = watchTensorBytes();
   try {
+    meter.start();
     for (let step = 0; step < options.steps; step++) {
       options.signal?.throwIfAborted();
       if (step % batchesPerEpoch === 0) {
@@ -320,13 +332,23 @@ export async function trainTask(
       }
       optimizer.applyGradients(grads, lr);
       tf.dispose([value, ...Object.values(grads)]);
+      meter.done(batch.length);
       losses.push(loss);
       if (agoValue !== null) agoLosses.push(agoValue);
       options.onProgress?.(step + 1, options.steps, loss);
     }
 
+    const throughput = meter.result();
+    const stats = throughput === null ? null : trainRunStats(throughput, {
+      measuredOn: machine,
+      batchSize: options.batchSize,
+      peakTensorBytes: tensorBytes.peak(),
+      backendMemory: backendMemory(),
+      checkpoint,
+    });
     if (pool !== null) {
-      return { delta: await extractTaskDelta(pool, { task: options.task }), losses, agoLosses };
+      const delta = await extractTaskDelta(pool, { task: options.task });
+      return { delta, losses, agoLosses, stats };
     }
     const dense = [];
     for (const slot of modelSlots(working)) {
@@ -337,8 +359,9 @@ export async function trainTask(
         data: Float32Array.from(await tensor.data()),
       });
     }
-    return { delta: emptyDelta(dense), losses, agoLosses };
+    return { delta: emptyDelta(dense), losses, agoLosses, stats };
   } finally {
+    tensorBytes.stop();
     optimizer.dispose();
     disposeAgoTensors(bank);
     if (pool !== null) disposeAdapterPool(pool);

@@ -15,6 +15,7 @@ import { onEveryBackend } from "../../tests/backends.ts";
 import { applyTaskDelta } from "./delta.ts";
 import { createAdapterPool, disposeAdapterPool } from "./pool.ts";
 import { denseSetterFor } from "./slots.ts";
+import { countTrainableParameters } from "./params.ts";
 import { normalizeRows, trainTask } from "./train.ts";
 
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
@@ -145,6 +146,41 @@ Deno.test("lora and full-finetune variants train too; full-finetune's delta rebu
   );
   disposeModel(model);
   data.pixels.dispose();
+});
+
+Deno.test("trainTask() reports how it ran apart from the loss curve: 12 steps at batch 4, the rate after step 1, a peak holding the adapters and AdamW's moments (cpu and wasm)", async () => {
+  for (const backend of ["cpu", "wasm"] as const) {
+    await useBackend(backend);
+    const model = microModel(1);
+    const data = microFewShotSet();
+    const method = loadMethodConfig("expert-pool");
+    const before = tf.memory().numBytes;
+    const { stats, losses } = await trainTask(model, data, microTrainOptions(method));
+    assert.equal(losses.length, 12);
+    assert.ok(stats !== null);
+    assert.equal(stats.measuredOn.backend, backend);
+    assert.equal(stats.steps, 12);
+    assert.equal(stats.batchSize, 4);
+    assert.equal(stats.checkpoint, true);
+    assert.ok(stats.firstStepSeconds > 0 && stats.firstStepSeconds < stats.seconds);
+    const steady = 11 / (stats.seconds - stats.firstStepSeconds);
+    assert.ok(Math.abs(stats.stepsPerSecond! / steady - 1) < 1e-9, backend);
+    assert.ok(Math.abs(stats.imagesPerSecond! / (4 * steady) - 1) < 1e-9, backend);
+    // Adapters, AdamW's two moments and the step's activations, above the model held before.
+    const trainable = countTrainableParameters(MICRO_ARCH, method).total;
+    assert.ok(stats.peakTensorBytes - before > 3 * 4 * trainable, `${backend} peak`);
+    if (backend === "wasm") {
+      assert.equal(stats.backendMemory?.kind, "wasm-heap");
+      assert.ok(stats.backendMemory!.bytes >= stats.peakTensorBytes);
+    } else {
+      assert.equal(stats.backendMemory, null);
+    }
+    const zeroShot = await trainTask(model, data, microTrainOptions(loadMethodConfig("zero-shot")));
+    assert.equal(zeroShot.stats, null);
+    disposeModel(model);
+    data.pixels.dispose();
+  }
+  await useBackend("cpu");
 });
 
 Deno.test("a NaN loss is a UserError naming the task and step", async () => {
