@@ -11,8 +11,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { type ClipEncoder, openEncoder } from "../clip/encoder.ts";
 import type { ClipModel, EncodeOptions } from "../clip/model.ts";
+import { measuredOn } from "../clip/machine.ts";
+import { ThroughputMeter } from "../clip/measure.ts";
 import { UserError } from "../errors.ts";
 import { normalizeUint8 } from "../io/image.ts";
+import { type EvaluateRunStats, evaluateRunStats } from "./evaluate_stats.ts";
 
 /** Images encoded at once when the caller does not say. */
 export const DEFAULT_EVAL_BATCH = 32;
@@ -58,6 +61,12 @@ export interface Accuracy {
   perClassTotal: Int32Array; // [C]
   /** The predicted class of each image. */
   predictions: Int32Array; // [N]
+}
+
+/** What `evaluate` returns: the accuracy, and apart from it how the evaluation ran. */
+export interface Evaluation extends Accuracy {
+  /** Speed, engine and machine; null for an empty set. */
+  stats: EvaluateRunStats | null;
 }
 
 /** An accumulator of per-class counts over batches of predictions. */
@@ -220,7 +229,7 @@ function normalizeBatch(images: Uint8Array, size: number): Float32Array {
 export async function evaluate(
   encoder: ClipEncoder | ClipModel,
   options: EvaluateOptions,
-): Promise<Accuracy> {
+): Promise<Evaluation> {
   if (!("encodeImages" in encoder)) {
     const tfjs = await openEncoder(encoder, { engine: "tfjs", linear: options.linear });
     try {
@@ -244,6 +253,9 @@ export async function evaluate(
   const read = async (start: number) =>
     normalizeBatch(await source.readImages(start, Math.min(start + batchSize, count)), size);
   const headT = transposedHead(head, classes, arch.embedDim); // [D, C]
+  const machine = await measuredOn({ engine: encoder.engine, backend: encoder.device });
+  const meter = new ThroughputMeter();
+  meter.start();
   let next = count > 0 ? read(0) : null;
   try {
     for (let start = 0; start < count; start += batchSize) {
@@ -254,11 +266,16 @@ export async function evaluate(
       next = end < count ? read(end) : null;
       const features = await encoder.encodeImages(pixels); // [B, D]
       counter.add(await predict(features, end - start, headT), labels.subarray(start, end));
+      meter.done(end - start);
       options.onProgress?.(end, count);
     }
   } finally {
     headT.dispose();
     next?.catch(() => {}); // a batch read ahead of an abort or error is dropped
   }
-  return counter.result();
+  const throughput = meter.result();
+  const stats = throughput === null
+    ? null
+    : evaluateRunStats(throughput, { measuredOn: machine, batchSize });
+  return { ...counter.result(), stats };
 }

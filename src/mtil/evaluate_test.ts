@@ -8,9 +8,15 @@ import { openEncoder } from "../clip/encoder.ts";
 import { disposeModel, encodeImage } from "../clip/model.ts";
 import { loadArchPreset } from "../clip/presets.ts";
 import { randomClipModel } from "../clip/synthetic.ts";
-import { evaluate, scoreFeatures } from "./evaluate.ts";
+import { evaluate, type Evaluation, scoreFeatures } from "./evaluate.ts";
 import { normalizeRows } from "./heads.ts";
 import { PreparedSplitReader, writePrepared } from "./prepare.ts";
+
+/** The accuracy of an evaluation, without the record of how it ran. */
+function withoutStats(evaluation: Evaluation): Omit<Evaluation, "stats"> {
+  const { stats: _stats, ...accuracy } = evaluation;
+  return accuracy;
+}
 
 Deno.test("scoreFeatures: a hand-made head and features give 3 of 5 right (60%)", async () => {
   await useBackend("cpu");
@@ -112,8 +118,20 @@ Deno.test("evaluate on a tiny CLIP matches scoring directly encoded features, in
     });
     assert.equal(tf.memory().numTensors, before);
     const expected = await scoreFeatures(direct, { labels, head: randomHead });
-    assert.deepEqual(result, expected);
+    const { stats } = result;
+    assert.deepEqual(withoutStats(result), expected);
     assert.deepEqual(progress, [[4, 6], [6, 6]]);
+    // How it ran, apart: 2 batches of 4 and 2 images; the rate counts the second batch only.
+    assert.ok(stats !== null);
+    assert.deepEqual(
+      [stats.measuredOn.engine, stats.measuredOn.backend, stats.batchSize, stats.images],
+      ["tfjs", "cpu", 4, 6],
+    );
+    assert.deepEqual([stats.batches, stats.firstBatchImages], [2, 4]);
+    const steady = 2 / (stats.seconds - stats.firstBatchSeconds);
+    assert.ok(Math.abs(stats.imagesPerSecond! / steady - 1) < 1e-9);
+    assert.equal(own.stats?.batches, 2);
+    assert.equal(swapped.stats?.imagesPerSecond, null, "one batch: no rate apart from warm-up");
   } finally {
     disposeModel(model);
   }
@@ -188,7 +206,13 @@ Deno.test("evaluate streams a prepared split from disk with the in-memory result
         onProgress: (done) => progress.push(done),
       });
       await encoder.dispose();
-      assert.deepEqual(streamed, inMemory, `${engine}: same predictions and counts`);
+      const { stats, ...accuracy } = streamed;
+      assert.deepEqual(accuracy, withoutStats(inMemory), `${engine}: same predictions and counts`);
+      // How it ran, apart: the engine and its device, 3 batches.
+      assert.deepEqual(
+        [stats?.measuredOn.engine, stats?.measuredOn.backend, stats?.batches],
+        [engine, encoder.device, 3],
+      );
       assert.deepEqual(progress, [4, 8, 11]);
     }
     assert.equal(tf.memory().numTensors, before);
