@@ -1,7 +1,9 @@
 /**
  * Published MTIL figures (`configs/benchmarks/mtil/reference.yaml`): groups (one setting and
  * order each) of rows (one method each), each row with Transfer / Average / Last blocks whose
- * cells are keyed by dataset name, so a table can place them in any run's column order.
+ * cells are keyed by dataset name, so a table can place them in any run's column order. A group
+ * may also hold published efficiency figures (the paper's Table 2): trainable parameters, peak
+ * memory, training and inference speed, and the device they were measured on.
  */
 import { isMap, LineCounter, parseDocument } from "yaml";
 import { UserError } from "../errors.ts";
@@ -22,6 +24,29 @@ export interface ReferenceRow {
   last: ReferenceBlock;
 }
 
+/** One method's published efficiency figures; null = not published. */
+export interface EfficiencyReferenceRow {
+  name: string;
+  source: string | null;
+  /** The device measured on (the block's device unless the row names its own). */
+  device: string | null;
+  /** Trainable parameters in MB (fp32, 2^20 bytes), as the paper prints them. */
+  trainableMb: number | null;
+  /** Peak GPU memory of training in MB. */
+  peakMemoryMb: number | null;
+  /** Training iterations (optimiser steps) per second. */
+  trainItPerSecond: number | null;
+  /** Inference iterations per second (the paper's loop; its batch size is not stated). */
+  inferenceItPerSecond: number | null;
+}
+
+export interface EfficiencyReference {
+  source: string | null;
+  /** The device all rows were measured on, unless a row names its own. */
+  device: string | null;
+  rows: EfficiencyReferenceRow[];
+}
+
 export interface ReferenceGroup {
   name: string;
   description: string;
@@ -29,6 +54,8 @@ export interface ReferenceGroup {
   order: string | null;
   compareWith: string | null;
   rows: ReferenceRow[];
+  /** Published efficiency figures of this setting, or null. */
+  efficiency: EfficiencyReference | null;
 }
 
 export interface ReferenceFile {
@@ -84,6 +111,54 @@ function parseBlock(value: unknown, what: string, where: string): ReferenceBlock
   return { mean, perDataset };
 }
 
+/** The figure keys of an efficiency row (YAML) and the field each fills. */
+const EFFICIENCY_FIGURES = {
+  trainable_mb: "trainableMb",
+  peak_memory_mb: "peakMemoryMb",
+  train_it_per_s: "trainItPerSecond",
+  inference_it_per_s: "inferenceItPerSecond",
+} as const;
+
+function parseEfficiency(value: unknown, node: unknown, where: Where): EfficiencyReference | null {
+  if (value === undefined || value === null) return null;
+  const at = where(node);
+  const raw = objectAt(value, "efficiency", at);
+  if (!Array.isArray(raw.rows)) throw new UserError(`${at}: efficiency needs rows`);
+  const rowsNode = isMap(node) ? node.get("rows", true) : undefined;
+  const device = optionalString(raw.device, "efficiency.device", at);
+  const rows = raw.rows.map((rowValue, index): EfficiencyReferenceRow => {
+    const rowAt = where((rowsNode as { items?: unknown[] } | undefined)?.items?.[index]);
+    const row = objectAt(rowValue, `efficiency row ${index + 1}`, rowAt);
+    const name = optionalString(row.name, "name", rowAt);
+    if (name === null) throw new UserError(`${rowAt}: every efficiency row needs a name`);
+    const parsed: EfficiencyReferenceRow = {
+      name,
+      source: optionalString(row.source, "source", rowAt),
+      device: optionalString(row.device, "device", rowAt) ?? device,
+      trainableMb: null,
+      peakMemoryMb: null,
+      trainItPerSecond: null,
+      inferenceItPerSecond: null,
+    };
+    for (const [key, cell] of Object.entries(row)) {
+      if (key === "name" || key === "source" || key === "device") continue;
+      if (!(key in EFFICIENCY_FIGURES)) {
+        throw new UserError(
+          `${rowAt}: efficiency row "${name}" has unknown key "${key}" (known: name, source, ` +
+            `device, ${Object.keys(EFFICIENCY_FIGURES).join(", ")})`,
+        );
+      }
+      if (cell === null) continue;
+      if (typeof cell !== "number" || !(cell >= 0)) {
+        throw new UserError(`${rowAt}: ${key} of "${name}" must be a non-negative number`);
+      }
+      parsed[EFFICIENCY_FIGURES[key as keyof typeof EFFICIENCY_FIGURES]] = cell;
+    }
+    return parsed;
+  });
+  return { source: optionalString(raw.source, "efficiency.source", at), device, rows };
+}
+
 /** Parses reference YAML text; `path` names it in messages, with line:column where known. */
 export function parseReference(text: string, path: string): ReferenceFile {
   const lineCounter = new LineCounter();
@@ -128,6 +203,11 @@ export function parseReference(text: string, path: string): ReferenceFile {
       order: optionalString(group.order, "order", at),
       compareWith: optionalString(group.compare_with, "compare_with", at),
       rows,
+      efficiency: parseEfficiency(
+        group.efficiency,
+        isMap(groupNode) ? groupNode.get("efficiency", true) : undefined,
+        where,
+      ),
     });
   }
   const defaultNode = isMap(document.contents)
@@ -183,4 +263,22 @@ export function hasFigures(row: ReferenceRow): boolean {
   return METRIC_NAMES.some((metric) =>
     row[metric].mean !== null || Object.keys(row[metric].perDataset).length > 0
   );
+}
+
+/**
+ * The published efficiency figures to show beside a run compared with `group`: the group's own,
+ * else those of the file's default group, else of the first group that has any; null when the
+ * file has none. Speed and memory per step do not depend on the shot count or the order.
+ */
+export function efficiencyReference(
+  file: ReferenceFile,
+  group?: ReferenceGroup,
+): { group: string; efficiency: EfficiencyReference } | null {
+  const candidates = [
+    group,
+    file.groups.find((candidate) => candidate.name === file.defaultGroup),
+    ...file.groups,
+  ];
+  const found = candidates.find((candidate) => candidate?.efficiency != null);
+  return found === undefined ? null : { group: found.name, efficiency: found.efficiency! };
 }
