@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import os from "node:os";
 import { currentBackend, webgpuAdapter } from "./backend.ts";
+import { storedFigures } from "./measure.ts";
 
 export interface MeasuredOn {
   /** `tfjs` (training, TF.js inference), or another inference engine's name. */
@@ -72,4 +73,14 @@ export function machineLabel(machine: MeasuredOn): string {
   return machine.device === machine.cpu
     ? `${what} on ${machine.cpu} (${host})`
     : `${what} on ${machine.device} (host: ${machine.cpu}, ${host})`;
+}
+
+/** A stored `MeasuredOn` read back from JSON, or null when it is not one. */
+export function parseMeasuredOn(value: unknown): MeasuredOn | null {
+  const record = storedFigures(value, { numbers: ["cores", "memoryBytes"] });
+  if (record === null) return null;
+  const texts = ["engine", "backend", "device", "cpu", "os"];
+  return texts.every((key) => typeof record[key] === "string")
+    ? record as unknown as MeasuredOn
+    : null;
 }

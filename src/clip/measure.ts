@@ -173,3 +173,20 @@ export function backendMemory(): BackendMemory | null {
   if (backend.wasm !== undefined) return { kind: "wasm-heap", bytes: backend.wasm.HEAPU8.length };
   return null;
 }
+
+/**
+ * `value` (a stored record of a measured run, read back from JSON) when every key of `numbers`
+ * holds a number and every key of `nullable` a number or null; else null, e.g. for a job recorded
+ * before the figure existed.
+ */
+export function storedFigures(
+  value: unknown,
+  keys: { numbers: readonly string[]; nullable?: readonly string[] },
+): Record<string, unknown> | null {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return null;
+  const record = value as Record<string, unknown>;
+  const isNumber = (key: string) => typeof record[key] === "number";
+  if (!keys.numbers.every(isNumber)) return null;
+  if (!(keys.nullable ?? []).every((key) => record[key] === null || isNumber(key))) return null;
+  return record;
+}

@@ -4,11 +4,12 @@
  * it computed: it stays out of cache keys, and a cached job keeps the figures of the run that
  * made it.
  */
-import type { MeasuredOn } from "../clip/machine.ts";
+import { type MeasuredOn, parseMeasuredOn } from "../clip/machine.ts";
 import {
   type BackendMemory,
   steadyItemsPerSecond,
   steadyUnitsPerSecond,
+  storedFigures,
   type Throughput,
 } from "../clip/measure.ts";
 
@@ -59,4 +60,20 @@ export function trainRunStats(
     backendMemory: options.backendMemory,
     checkpoint: options.checkpoint,
   };
+}
+
+/**
+ * A `TrainRunStats` read back from a job record, or null when there is none or it lacks a figure
+ * (a job recorded before the figures were): the tables then show a dash and say how many of the
+ * run's jobs were measured.
+ */
+export function parseTrainRunStats(value: unknown): TrainRunStats | null {
+  const record = storedFigures(value, {
+    numbers: ["batchSize", "steps", "seconds", "firstStepSeconds", "peakTensorBytes"],
+    nullable: ["stepsPerSecond", "imagesPerSecond"],
+  });
+  if (record === null || parseMeasuredOn(record.measuredOn) === null) return null;
+  const memory = storedFigures(record.backendMemory, { numbers: ["bytes"] });
+  if (record.backendMemory !== null && memory === null) return null;
+  return typeof record.checkpoint === "boolean" ? record as unknown as TrainRunStats : null;
 }

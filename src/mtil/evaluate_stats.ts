@@ -3,8 +3,8 @@
  * apart, the batch size and the engine and machine. A record of the run, not of the accuracy it
  * computed: it stays out of cache keys.
  */
-import type { MeasuredOn } from "../clip/machine.ts";
-import { steadyItemsPerSecond, type Throughput } from "../clip/measure.ts";
+import { type MeasuredOn, parseMeasuredOn } from "../clip/machine.ts";
+import { steadyItemsPerSecond, storedFigures, type Throughput } from "../clip/measure.ts";
 
 export interface EvaluateRunStats {
   /** The engine (`tfjs`, ...), its backend or device, and the machine. */
@@ -36,4 +36,14 @@ export function evaluateRunStats(
     firstBatchImages: throughput.firstUnitItems,
     imagesPerSecond: steadyItemsPerSecond(throughput),
   };
+}
+
+/** An `EvaluateRunStats` read back from a job record, or null when there is none or it is partial. */
+export function parseEvaluateRunStats(value: unknown): EvaluateRunStats | null {
+  const record = storedFigures(value, {
+    numbers: ["batchSize", "images", "batches", "seconds", "firstBatchSeconds", "firstBatchImages"],
+    nullable: ["imagesPerSecond"],
+  });
+  if (record === null || parseMeasuredOn(record.measuredOn) === null) return null;
+  return record as unknown as EvaluateRunStats;
 }

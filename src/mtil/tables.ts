@@ -148,7 +148,8 @@ function renderMarkdown(table: MtilTable): string {
   return lines.join("\n").trimEnd() + "\n";
 }
 
-function csvField(text: string): string {
+/** A CSV field, quoted when it holds a quote, comma or newline. */
+export function csvField(text: string): string {
   return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
@@ -172,7 +173,8 @@ function renderCsv(table: MtilTable): string {
   return lines.join("\n") + "\n";
 }
 
-function latexEscape(text: string): string {
+/** Text with LaTeX's special characters escaped. */
+export function latexEscape(text: string): string {
   return text.replace(/[\\&%$#_{}~^]/g, (char) => {
     if (char === "\\") return "\\textbackslash{}";
     if (char === "~") return "\\textasciitilde{}";
