@@ -6,8 +6,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { main as params } from "../src/cli/params.ts";
 import { loadArchPreset } from "../src/clip/presets.ts";
-import { methodConfigFromSettings } from "../src/method/config.ts";
-import { efficiencyTable, renderEfficiency, runEfficiency } from "../src/mtil/efficiency.ts";
+import { efficiencyTable, pipelineEfficiency, renderEfficiency } from "../src/mtil/efficiency.ts";
 import { compileSpec } from "../src/spec/mod.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -34,17 +33,7 @@ Deno.test("the efficiency table's trainable parameters equal `deno task params` 
       cwd: REPO_ROOT,
       env: ENV,
     });
-    const rows = runs.map((run) =>
-      runEfficiency({
-        name: run.runName,
-        arch,
-        method: methodConfigFromSettings(run.method),
-        trainBatchSize: run.train.batchSize,
-        evalBatchSize: run.evaluate.batchSize,
-        trains: [],
-        evaluations: [],
-      })
-    );
+    const rows = runs.map((run) => pipelineEfficiency(run, { arch, trains: [], evaluations: [] }));
     for (const row of rows) {
       const command = await paramsCommand(row.method);
       assert.equal(row.parameters.trainable, command.reported, row.name);

@@ -12,13 +12,14 @@
 import type { ClipArch } from "../clip/arch.ts";
 import { machineLabel } from "../clip/machine.ts";
 import type { BackendMemory } from "../clip/measure.ts";
-import type { MethodConfig } from "../method/config.ts";
+import { type MethodConfig, methodConfigFromSettings } from "../method/config.ts";
 import {
   clipParameterCount,
   countTrainableParameters,
   parameterMegabytes,
 } from "../method/params.ts";
 import type { TrainRunStats } from "../method/train_stats.ts";
+import type { Pipeline } from "../spec/types.ts";
 import type { EvaluateRunStats } from "./evaluate_stats.ts";
 import type { EfficiencyReference, EfficiencyReferenceRow } from "./reference.ts";
 import { csvField, latexEscape, type TableFormat } from "./tables.ts";
@@ -207,6 +208,23 @@ export function runEfficiency(input: RunEfficiencyInput): RunEfficiency {
     },
     machines: [...new Set(machines)],
   };
+}
+
+/**
+ * `runEfficiency` of one compiled run: its name, resolved method and batch sizes from `pipeline`,
+ * the architecture (the model artifact's `arch.json`) and its jobs' records.
+ */
+export function pipelineEfficiency(
+  pipeline: Pipeline,
+  records: Pick<RunEfficiencyInput, "arch" | "trains" | "evaluations">,
+): RunEfficiency {
+  return runEfficiency({
+    name: pipeline.runName,
+    method: methodConfigFromSettings(pipeline.method),
+    trainBatchSize: pipeline.train.batchSize,
+    evalBatchSize: pipeline.evaluate.batchSize,
+    ...records,
+  });
 }
 
 /** The efficiency table of a run (one row) or a sweep (one row per run). */
