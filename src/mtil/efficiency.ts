@@ -99,11 +99,9 @@ export interface RunEfficiency {
     /** Plain CLIP: the state before task 1. */
     clip: InferenceRate | null;
     /**
-     * Whether the evaluated model has CLIP's architecture exactly (adapters merged into the
-     * weights: no router, no extra layer), so its inference costs what CLIP's does.
+     * model / clip images per second, as measured. By construction they cost the same: every
+     * method merges its update into the backbone's own weights (no router, no extra branch).
      */
-    sameAsClip: boolean;
-    /** model / clip images per second, as measured. */
     measuredRatio: number | null;
   };
   /** Every machine a measured job ran on (`machineLabel`). */
@@ -200,8 +198,6 @@ export function runEfficiency(input: RunEfficiencyInput): RunEfficiency {
       batchSize: input.evalBatchSize,
       model,
       clip,
-      // Every method merges into the backbone's own weights (docs/method.md): no router, no branch.
-      sameAsClip: true,
       measuredRatio: trains && model !== null && clip !== null
         ? model.imagesPerSecond / clip.imagesPerSecond
         : null,
@@ -246,7 +242,7 @@ export function efficiencyTable(
     if (train !== null && train.measured < train.tasks) {
       notes.push(
         `${run.name}: training figures from ${train.measured} of ${train.tasks} train jobs ` +
-          "(the others were made before figures were recorded)",
+          "(the others have no figures recorded)",
       );
     }
     const model = run.inference.model;
@@ -426,6 +422,13 @@ function footnotes(table: EfficiencyTable): string[] {
     "Inference img/s: test images per second of the merged models' evaluations, first " +
     "batches left out.",
   ];
+  const checkpointed = table.runs.filter((run) => run.train?.checkpoint === true);
+  if (checkpointed.length > 0) {
+    lines.push(
+      "Trained with per-block gradient checkpointing (less memory, one more forward pass of " +
+        `the blocks per step): ${checkpointed.map((run) => run.name).join(", ")}.`,
+    );
+  }
   if (table.reference !== null) {
     const { efficiency, group } = table.reference;
     lines.push(
@@ -541,18 +544,16 @@ function renderJson(table: EfficiencyTable): string {
   ) + "\n";
 }
 
+const RENDERERS: Record<TableFormat, (table: EfficiencyTable) => string> = {
+  md: renderMarkdown,
+  csv: renderCsv,
+  latex: renderLatex,
+  json: renderJson,
+};
+
 /** Renders the efficiency table in one format. */
 export function renderEfficiency(table: EfficiencyTable, format: TableFormat): string {
-  switch (format) {
-    case "md":
-      return renderMarkdown(table);
-    case "csv":
-      return renderCsv(table);
-    case "latex":
-      return renderLatex(table);
-    case "json":
-      return renderJson(table);
-  }
+  return RENDERERS[format](table);
 }
 
 /**

@@ -132,6 +132,7 @@ Deno.test("the Markdown efficiency table: our row, full fine-tuning's count, and
       "| MoE-Adapters (paper) | – | – | 0.78 | – | 1.04 it/s | – | NVIDIA RTX A6000 |",
     ),
   );
+  assert.match(md, /- Trained with per-block gradient checkpointing \(.*\): ours\./);
   assert.match(md, /- Published: the paper's Table 2 .*not images\./);
 });
 
