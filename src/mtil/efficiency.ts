@@ -557,6 +557,19 @@ export function renderEfficiency(table: EfficiencyTable, format: TableFormat): s
 }
 
 /**
+ * The run's figures from the text of its `efficiency.json` (`renderEfficiency(table, "json")` of
+ * a one-run table), or null when the text is not such a file.
+ */
+export function runEfficiencyFromJson(text: string): RunEfficiency | null {
+  try {
+    const run = (JSON.parse(text) as { runs?: unknown[] }).runs?.[0] as RunEfficiency | undefined;
+    return typeof run?.parameters?.trainable === "number" ? run : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The efficiency columns of a sweep's summary: one row per run (named by its matrix point), from
  * each run's `efficiency.json` (null when its report has none), with the published figures.
  */

@@ -7,6 +7,7 @@ import {
   efficiencyTable,
   renderEfficiency,
   runEfficiency,
+  runEfficiencyFromJson,
   type RunEfficiencyInput,
   sweepEfficiencyMarkdown,
 } from "./efficiency.ts";
@@ -184,7 +185,7 @@ Deno.test("jobs without figures leave dashes and a note; one-batch evaluations s
   );
 });
 
-Deno.test("CSV holds one unrounded figure per column; LaTeX escapes % and writes × in math", async () => {
+Deno.test("CSV holds one unrounded figure per column; LaTeX escapes % and writes × in math; JSON reads back", async () => {
   const reference = efficiencyReference(await loadReference());
   const table = efficiencyTable([runEfficiency(expertPoolRun())], { reference });
   const lines = renderEfficiency(table, "csv").trim().split("\n");
@@ -213,9 +214,11 @@ Deno.test("CSV holds one unrounded figure per column; LaTeX escapes % and writes
     latex,
     /DAC \(paper\) & 18\.99 MB & 9,490 & 1\.84 & -- & 2\.98 it\/s & -- & NVIDIA RTX A6000 \\\\/,
   );
-  const json = JSON.parse(renderEfficiency(table, "json"));
-  assert.equal(json.runs[0].parameters.trainable, 4978368);
-  assert.equal(json.reference.group, "paper-5shot-order-I");
+  const json = renderEfficiency(table, "json");
+  assert.equal(JSON.parse(json).reference.group, "paper-5shot-order-I");
+  assert.deepEqual(runEfficiencyFromJson(json), table.runs[0]);
+  assert.equal(runEfficiencyFromJson("{}"), null);
+  assert.equal(runEfficiencyFromJson("not json"), null);
 });
 
 Deno.test("sweepEfficiencyMarkdown(): one row per run, named by its matrix point; a run without figures is named in a note", () => {
