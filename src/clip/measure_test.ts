@@ -61,26 +61,31 @@ Deno.test("watchTensorBytes() sees the 32 bytes an add-then-mul of 4-float tenso
   });
 });
 
-Deno.test("backendMemory(): none on cpu; on wasm the heap, which holds at least every live tensor", async () => {
-  await useBackend("cpu");
-  assert.equal(backendMemory(), null);
-  await useBackend("wasm");
-  const tensor = tf.zeros([1024, 256]); // 1 MiB
-  const memory = backendMemory();
-  assert.equal(memory?.kind, "wasm-heap");
-  assert.ok(memory!.bytes >= tf.memory().numBytes, `${memory!.bytes} < ${tf.memory().numBytes}`);
-  tensor.dispose();
-  await useBackend("cpu");
+Deno.test("backendMemory(): none on cpu; the wasm heap holds every live tensor; WebGPU's buffer pool holds a 1 MiB tensor made on the GPU", async () => {
+  await onEveryBackend((backend) => {
+    const tensor = tf.zeros([1024, 256]); // 1 MiB, filled by a kernel (on the GPU for WebGPU)
+    tf.tidy(() => tensor.add(1)).dispose();
+    const memory = backendMemory();
+    const expected = { cpu: null, wasm: "wasm-heap", webgpu: "webgpu-buffer-pool" } as const;
+    assert.equal(memory?.kind ?? null, expected[backend as keyof typeof expected], backend);
+    if (backend === "wasm") assert.ok(memory!.bytes >= tf.memory().numBytes);
+    if (backend === "webgpu") assert.ok(memory!.bytes >= 2 ** 20);
+    tensor.dispose();
+    return Promise.resolve();
+  });
 });
 
 Deno.test("measuredOn() names the backend and the host; machineLabel() puts them on one line", async () => {
+  await onEveryBackend(async (backend) => {
+    const here = await measuredOn();
+    assert.deepEqual([here.engine, here.backend], ["tfjs", backend]);
+    // WebGPU names its adapter (a software one too: "llvmpipe ..."); the others run on the CPU.
+    assert.equal(here.device === here.cpu, backend !== "webgpu", `${backend}: ${here.device}`);
+    assert.ok(here.cores >= 1 && here.memoryBytes > 0);
+  });
   await useBackend("wasm");
   const machine = await measuredOn();
   await useBackend("cpu");
-  assert.equal(machine.engine, "tfjs");
-  assert.equal(machine.backend, "wasm");
-  assert.equal(machine.device, machine.cpu);
-  assert.ok(machine.cores >= 1 && machine.memoryBytes > 0);
   const label = machineLabel({ ...machine, cpu: "AMD EPYC", cores: 2, memoryBytes: 24 * 2 ** 30 });
   assert.equal(label, "tfjs wasm on AMD EPYC (2 cores, 24 GiB)");
   const gpu = machineLabel({
