@@ -33,6 +33,23 @@ function webgpuAdapterName(): Promise<string | null> {
   return adapterName;
 }
 
+/**
+ * The NVIDIA GPUs' names as the driver lists them (`/proc/driver/nvidia/gpus/<bus>/information`,
+ * its `Model:` line), joined; null without the driver (or off Linux).
+ */
+function nvidiaGpuNames(): string | null {
+  const root = "/proc/driver/nvidia/gpus";
+  try {
+    const names = [...Deno.readDirSync(root)].map((entry) => {
+      const info = Deno.readTextFileSync(`${root}/${entry.name}/information`);
+      return /^Model:\s*(.+)$/m.exec(info)?.[1]?.trim() ?? "NVIDIA GPU";
+    });
+    return names.length === 0 ? null : [...new Set(names)].join(", ");
+  } catch {
+    return null;
+  }
+}
+
 function cpuModel(): string {
   const model = os.cpus()[0]?.model?.trim();
   return model === undefined || model === "" ? "unknown CPU" : model;
@@ -50,7 +67,9 @@ export async function measuredOn(
   const cpu = cpuModel();
   let device = cpu;
   if (backend === "webgpu") device = (await webgpuAdapterName()) ?? "WebGPU adapter";
-  else if (backend === "tensorflow-gpu" || backend === "cuda") device = "CUDA GPU";
+  else if (backend === "tensorflow-gpu" || backend === "cuda") {
+    device = nvidiaGpuNames() ?? "CUDA GPU";
+  }
   return {
     engine,
     backend,
