@@ -5,7 +5,7 @@ import { CacheStore } from "../src/cache/store.ts";
 import { main as cacheMain } from "../src/cli/cache.ts";
 import { planJobs } from "../src/runner/plan.ts";
 import { runJobs } from "../src/runner/run.ts";
-import { pipeline, type PipelineOptions } from "./runner_stages.ts";
+import { pipeline, type PipelineOptions, testStages } from "./runner_stages.ts";
 
 async function withCache(body: (store: CacheStore) => Promise<void>): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "rankone-gc-test-" });
@@ -17,7 +17,7 @@ async function withCache(body: (store: CacheStore) => Promise<void>): Promise<vo
 }
 
 async function run(store: CacheStore, options: PipelineOptions = {}) {
-  return await runJobs(await planJobs(pipeline(options), { store }));
+  return await runJobs(await planJobs(pipeline(options), { store, stages: testStages() }));
 }
 
 Deno.test("listArtifacts names each artifact's kind, job and size, and which are superseded", async () => {

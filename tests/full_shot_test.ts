@@ -88,7 +88,7 @@ Deno.test("only full-shot train jobs take the data as input; few-shot train jobs
   assert.equal((train(fewShot.jobs).params as Record<string, unknown>).data, undefined);
   assert.deepEqual(Object.keys(train(fullShot.jobs).inputs).sort(), ["data", "fewshot", "model"]);
   assert.deepEqual((train(fullShot.jobs).params as Record<string, unknown>).data, {
-    root: "artifact:data",
+    root: null,
   });
   const fewshotVersion = (jobs: typeof fewShot.jobs) =>
     jobs.find((job) => job.id === "fewshot/task-01-DTD")!.version;

@@ -12,7 +12,7 @@ import { compileSpec } from "../src/spec/mod.ts";
 const TINY = fileURLToPath(new URL("./fixtures/pipelines/tiny.yaml", import.meta.url));
 
 /** Stand-in input digests: key = f(params, the inputs' digests), so fixed digests pin the rest. */
-function fakeDigests(inputs: Record<string, string>): Record<string, string> {
+function fakeDigests(inputs: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(
     Object.keys(inputs).map((name, i) => [name, String(i).repeat(64).slice(0, 64)]),
   );
@@ -29,6 +29,7 @@ Deno.test("the tiny pipeline's job keys are fixed strings", async () => {
         version: job.version,
         params: job.params,
         inputs: fakeDigests(job.inputs),
+        sources: fakeDigests(job.sources),
       }),
     ]),
   );
@@ -45,13 +46,15 @@ Deno.test("the tiny pipeline's job keys are fixed strings", async () => {
   assert.deepEqual(pinned, PINNED);
 });
 
+// Key schema 2 (source digests in the key), model version 2, report version 2, data params as
+// `{ root: null }` for the synthetic data artifact.
 const PINNED: Record<string, string> = {
-  "model": "aa1c9e1f9f8df84da95bc9c8234acd2008aa6e5bad610e2df268c425cdd2864b",
-  "data": "cea42ed1b8ae8d4d682a799b543e37e28e251aa42262cb6c6f2ecbd69225da11",
-  "prepare/DTD": "38997a9b0f7116c2a2c522277fc887816550554ea393f6935e6545f78bd03550",
-  "fewshot/task-01-DTD": "e2ad70b7c0aa569f3d9bd90a4a7bcfe616d171461a976bb7e515025e657c5bae",
-  "train/task-02-EuroSAT": "7e597f9a3b53ca754bea79bdf3fb0154052f8681c19116303b2715b133d827c1",
+  "model": "ce13771f5cedfa03ce6f90e1242d488354c6d77841123ba52076fb69847c33d2",
+  "data": "ee2456301649769e29d6ca7de8df76b5a42415f8be18a25ce2d963c97e5f75d6",
+  "prepare/DTD": "61e1d8094e5366a7b4e10812a1a184e48e36193b141aceb2e8ab8a9daaaa32cc",
+  "fewshot/task-01-DTD": "596fe22726bbbcc6e9a88a76ec68a4d8c4a0bc0080d93557a7c66850253c155b",
+  "train/task-02-EuroSAT": "e0e6ad64cbfd4fa3aa31a9d03a9b920c7426eccaee365601ec4196ce39359114",
   "evaluate/after-02-EuroSAT/DTD":
-    "16b352163f92fb3fef8bbb8ce9e78e5e8de1260f12d6391db7a548b587ee1a29",
-  "report": "8242467531d81c3b72dfca84892df7213f67b5d50cc5723f4decd28c0dec69a0",
+    "04655fc9e2eef89ec53653541eee5eb070d0ad5bd7df09a42f74d846fda7a3a7",
+  "report": "e85ddcc2f4739882cb9c4591033549d8f1b3a72b1e9487fad4964a572ca747ac",
 };

@@ -4,7 +4,7 @@ import { collectGarbage } from "../src/cache/gc.ts";
 import { CacheStore } from "../src/cache/store.ts";
 import { planJobs } from "../src/runner/plan.ts";
 import { runJobs } from "../src/runner/run.ts";
-import { pipeline } from "./runner_stages.ts";
+import { pipeline, testStages } from "./runner_stages.ts";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/runner_pipeline.ts", import.meta.url));
 
@@ -55,7 +55,7 @@ Deno.test("SIGKILL mid-job leaves only a temp folder; the rerun matches an unint
     const leftovers: string[] = [];
     for await (const entry of Deno.readDir(store.tmpDir)) leftovers.push(entry.name);
     assert.equal(leftovers.length, 1, "the killed job's temp folder");
-    const afterKill = await planJobs(pipeline(), { store });
+    const afterKill = await planJobs(pipeline(), { store, stages: testStages() });
     assert.deepEqual(afterKill.jobs.map((p) => p.status), [
       "cached",
       "run",
@@ -64,10 +64,12 @@ Deno.test("SIGKILL mid-job leaves only a temp folder; the rerun matches an unint
       "run",
     ]);
 
-    const resumed = await runJobs(await planJobs(pipeline(), { store }));
+    const resumed = await runJobs(await planJobs(pipeline(), { store, stages: testStages() }));
     assert.deepEqual(resumed.results.map((r) => r.status), ["cached", "ran", "ran", "ran", "ran"]);
     const cleanStore = await CacheStore.open(cleanRoot);
-    const clean = await runJobs(await planJobs(pipeline(), { store: cleanStore }));
+    const clean = await runJobs(
+      await planJobs(pipeline(), { store: cleanStore, stages: testStages() }),
+    );
     assert.deepEqual(resumed.results.map((r) => r.digest), clean.results.map((r) => r.digest));
     assert.deepEqual(await artifactFiles(store), await artifactFiles(cleanStore));
 
@@ -76,7 +78,9 @@ Deno.test("SIGKILL mid-job leaves only a temp folder; the rerun matches an unint
     assert.deepEqual(report.removed.map((r) => r.what), ["temp"]);
     for await (const _ of Deno.readDir(store.tmpDir)) assert.fail("tmp/ should be empty after gc");
     assert.equal(
-      (await planJobs(pipeline(), { store })).jobs.every((p) => p.status === "cached"),
+      (await planJobs(pipeline(), { store, stages: testStages() })).jobs.every((p) =>
+        p.status === "cached"
+      ),
       true,
     );
   } finally {
@@ -111,7 +115,7 @@ Deno.test("SIGINT mid-job stops the run with exit code 130 and leaves no temp fo
     assert.match(seen, /error: interrupted during scale\/y; its partial output was discarded/);
     const store = await CacheStore.open(root);
     for await (const _ of Deno.readDir(store.tmpDir)) assert.fail("tmp/ should be empty");
-    const plan = await planJobs(pipeline(), { store });
+    const plan = await planJobs(pipeline(), { store, stages: testStages() });
     assert.deepEqual(plan.jobs.slice(0, 2).map((p) => p.status), ["cached", "run"]);
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -7,9 +7,12 @@
  *   quantize (step)    -> q.npy = round(y / step) * step   (small changes to y give the same bytes)
  *   summarize          -> summary.json { sum, count } of q
  *   stats              -> stats.json { min, max } of x
+ *
+ * `pipeline()` gives the jobs (plain data); `testStages()` the registry that runs them, with
+ * hooks a test uses to watch or slow them down.
  */
 import { join } from "node:path";
-import type { Job, JobContext } from "../src/cache/job.ts";
+import type { Job, JobContext, StageRegistry, StageRunner } from "../src/cache/job.ts";
 import { readNpy, writeNpy } from "../src/io/npy.ts";
 
 export interface PipelineOptions {
@@ -17,98 +20,107 @@ export interface PipelineOptions {
   n?: number;
   factor?: number;
   step?: number;
+  versions?: Partial<Record<string, number>>;
+}
+
+export interface StageHooks {
   /** Milliseconds the scale job takes, in 10 progress steps that check ctx.signal. */
   scaleDelayMs?: number;
+  /** The scale job ignores ctx.signal (a stage that never checks it). */
+  scaleIgnoresAbort?: boolean;
   versions?: Partial<Record<string, number>>;
   /** Called with the job id each time a job's run starts. */
   onRun?: (id: string) => void;
+  /** Replaces a kind's run (a failing stage). */
+  replace?: Partial<Record<string, StageRunner["run"]>>;
 }
 
 export function pipeline(options: PipelineOptions = {}): Job[] {
-  const { seed = 1, n = 64, factor = 2, step = 0.5, scaleDelayMs = 0 } = options;
+  const { seed = 1, n = 64, factor = 2, step = 0.5 } = options;
   const version = (kind: string) => options.versions?.[kind] ?? 1;
-  const started = (ctx: JobContext) => options.onRun?.(ctx.id);
+  const job = (
+    id: string,
+    kind: string,
+    params: Job["params"],
+    inputs: Record<string, string>,
+  ) => ({
+    id,
+    kind,
+    version: version(kind),
+    params,
+    inputs,
+    sources: {},
+  });
   return [
-    {
-      id: "generate/x",
-      kind: "generate",
-      version: version("generate"),
-      params: { seed, n },
-      inputs: {},
-      async run(ctx) {
-        started(ctx);
-        const data = new Float32Array(n);
-        let state = seed >>> 0;
-        for (let i = 0; i < n; i++) {
-          state = (Math.imul(state, 1664525) + 1013904223) >>> 0; // LCG (Numerical Recipes)
-          data[i] = state / 2 ** 32;
-        }
-        await writeNpy(join(ctx.outDir, "x.npy"), { dtype: "float32", shape: [n], data });
-        ctx.log(`wrote ${n} values`);
-      },
-    },
-    {
-      id: "scale/y",
-      kind: "scale",
-      version: version("scale"),
-      params: { factor },
-      inputs: { x: "generate/x" },
-      async run(ctx) {
-        started(ctx);
-        const x = await readFloat32(join(ctx.inputs.x!.dir, "x.npy"));
-        for (let step = 1; step <= 10; step++) {
-          if (scaleDelayMs > 0) await new Promise((done) => setTimeout(done, scaleDelayMs / 10));
-          ctx.signal.throwIfAborted();
-          ctx.progress(step, 10, "scaling");
-        }
-        const data = x.map((v) => v * factor);
-        await writeNpy(join(ctx.outDir, "y.npy"), { dtype: "float32", shape: [x.length], data });
-      },
-    },
-    {
-      id: "quantize/q",
-      kind: "quantize",
-      version: version("quantize"),
-      params: { step },
-      inputs: { y: "scale/y" },
-      async run(ctx) {
-        started(ctx);
-        const y = await readFloat32(join(ctx.inputs.y!.dir, "y.npy"));
-        const data = y.map((v) => Math.round(v / step) * step);
-        await writeNpy(join(ctx.outDir, "q.npy"), { dtype: "float32", shape: [y.length], data });
-      },
-    },
-    {
-      id: "summarize/q",
-      kind: "summarize",
-      version: version("summarize"),
-      params: {},
-      inputs: { q: "quantize/q" },
-      async run(ctx) {
-        started(ctx);
-        const q = await readFloat32(join(ctx.inputs.q!.dir, "q.npy"));
-        const sum = q.reduce((a, b) => a + b, 0);
-        await Deno.writeTextFile(
-          join(ctx.outDir, "summary.json"),
-          JSON.stringify({ sum, count: q.length }),
-        );
-      },
-    },
-    {
-      id: "stats/x",
-      kind: "stats",
-      version: version("stats"),
-      params: {},
-      inputs: { x: "generate/x" },
-      async run(ctx) {
-        started(ctx);
-        const x = await readFloat32(join(ctx.inputs.x!.dir, "x.npy"));
-        const stats = { min: Math.min(...x), max: Math.max(...x) };
-        await Deno.mkdir(join(ctx.outDir, "nested"));
-        await Deno.writeTextFile(join(ctx.outDir, "nested", "stats.json"), JSON.stringify(stats));
-      },
-    },
+    job("generate/x", "generate", { seed, n }, {}),
+    job("scale/y", "scale", { factor }, { x: "generate/x" }),
+    job("quantize/q", "quantize", { step }, { y: "scale/y" }),
+    job("summarize/q", "summarize", {}, { q: "quantize/q" }),
+    job("stats/x", "stats", {}, { x: "generate/x" }),
   ];
+}
+
+type Params = Record<string, number>;
+
+const RUNS: Record<string, (ctx: JobContext, params: Params, hooks: StageHooks) => Promise<void>> =
+  {
+    async generate(ctx, { seed, n }) {
+      const data = new Float32Array(n!);
+      let state = seed! >>> 0;
+      for (let i = 0; i < n!; i++) {
+        state = (Math.imul(state, 1664525) + 1013904223) >>> 0; // LCG (Numerical Recipes)
+        data[i] = state / 2 ** 32;
+      }
+      await writeNpy(join(ctx.outDir, "x.npy"), { dtype: "float32", shape: [n!], data });
+      ctx.log(`wrote ${n} values`);
+    },
+    async scale(ctx, { factor }, hooks) {
+      const x = await readFloat32(join(ctx.inputs.x!.dir, "x.npy"));
+      const delay = hooks.scaleDelayMs ?? 0;
+      for (let step = 1; step <= 10; step++) {
+        if (delay > 0) await new Promise((done) => setTimeout(done, delay / 10));
+        if (!hooks.scaleIgnoresAbort) ctx.signal.throwIfAborted();
+        ctx.progress(step, 10, "scaling");
+      }
+      const data = x.map((v) => v * factor!);
+      await writeNpy(join(ctx.outDir, "y.npy"), { dtype: "float32", shape: [x.length], data });
+    },
+    async quantize(ctx, { step }) {
+      const y = await readFloat32(join(ctx.inputs.y!.dir, "y.npy"));
+      const data = y.map((v) => Math.round(v / step!) * step!);
+      await writeNpy(join(ctx.outDir, "q.npy"), { dtype: "float32", shape: [y.length], data });
+    },
+    async summarize(ctx) {
+      const q = await readFloat32(join(ctx.inputs.q!.dir, "q.npy"));
+      const sum = q.reduce((a, b) => a + b, 0);
+      await Deno.writeTextFile(
+        join(ctx.outDir, "summary.json"),
+        JSON.stringify({ sum, count: q.length }),
+      );
+    },
+    async stats(ctx) {
+      const x = await readFloat32(join(ctx.inputs.x!.dir, "x.npy"));
+      const stats = { min: Math.min(...x), max: Math.max(...x) };
+      await Deno.mkdir(join(ctx.outDir, "nested"));
+      await Deno.writeTextFile(join(ctx.outDir, "nested", "stats.json"), JSON.stringify(stats));
+    },
+  };
+
+/** The registry running the test pipeline's kinds. */
+export function testStages(hooks: StageHooks = {}): StageRegistry {
+  return Object.fromEntries(
+    Object.entries(RUNS).map(([kind, run]) => {
+      const runner: StageRunner = {
+        kind,
+        versionOf: () => hooks.versions?.[kind] ?? 1,
+        run: hooks.replace?.[kind] ?? ((ctx, params) => {
+          hooks.onRun?.(ctx.id);
+          return run(ctx, params as Params, hooks);
+        }),
+      };
+      return [kind, runner];
+    }),
+  );
 }
 
 async function readFloat32(path: string): Promise<Float32Array> {

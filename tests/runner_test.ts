@@ -6,7 +6,7 @@ import { planJobs } from "../src/runner/plan.ts";
 import { RunInterrupted, runJobs } from "../src/runner/run.ts";
 import type { Plan, RunSummary } from "../src/runner/types.ts";
 import { UserError } from "../src/errors.ts";
-import { pipeline, type PipelineOptions } from "./runner_stages.ts";
+import { pipeline, type PipelineOptions, type StageHooks, testStages } from "./runner_stages.ts";
 
 async function withCache(body: (store: CacheStore) => Promise<void>): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "rankone-cache-test-" });
@@ -20,11 +20,17 @@ async function withCache(body: (store: CacheStore) => Promise<void>): Promise<vo
 /** Plans and runs the test pipeline; returns the plan, the summary and the ids that executed. */
 async function planAndRun(
   store: CacheStore,
-  options: PipelineOptions & { force?: string[]; until?: string } = {},
+  options: PipelineOptions & StageHooks & { force?: string[]; until?: string; verify?: "full" } =
+    {},
 ): Promise<{ plan: Plan; summary: RunSummary; executed: string[] }> {
   const executed: string[] = [];
-  const jobs = pipeline({ ...options, onRun: (id) => executed.push(id) });
-  const plan = await planJobs(jobs, { store, force: options.force });
+  const stages = testStages({ ...options, onRun: (id) => executed.push(id) });
+  const plan = await planJobs(pipeline(options), {
+    store,
+    stages,
+    force: options.force,
+    verify: options.verify,
+  });
   const summary = await runJobs(plan, { until: options.until });
   return { plan, summary, executed };
 }
@@ -231,8 +237,8 @@ Deno.test("artifact data files are read only, so a stage cannot edit its input i
 Deno.test("aborting the signal mid-job throws RunInterrupted (exit 130) and leaves no artifact", async () => {
   await withCache(async (store) => {
     const controller = new AbortController();
-    const jobs = pipeline({ scaleDelayMs: 200 });
-    const plan = await planJobs(jobs, { store });
+    const stages = testStages({ scaleDelayMs: 200 });
+    const plan = await planJobs(pipeline(), { store, stages });
     let progressCalls = 0;
     const display = {
       begin() {},
@@ -253,7 +259,7 @@ Deno.test("aborting the signal mid-job throws RunInterrupted (exit 130) and leav
     });
     assert.equal(progressCalls, 2);
     assert.deepEqual(await listTmp(store), []);
-    const replanned = await planJobs(pipeline(), { store });
+    const replanned = await planJobs(pipeline(), { store, stages });
     assert.deepEqual(statuses(replanned)["scale/y"], "run MISSING");
     assert.deepEqual(statuses(replanned)["generate/x"], "cached");
   });
@@ -261,9 +267,10 @@ Deno.test("aborting the signal mid-job throws RunInterrupted (exit 130) and leav
 
 Deno.test("a job that throws a UserError fails the run with its id and leaves no artifact", async () => {
   await withCache(async (store) => {
-    const jobs = pipeline();
-    jobs[1]!.run = () => Promise.reject(new UserError("Cannot read /data/x: missing"));
-    const plan = await planJobs(jobs, { store });
+    const stages = testStages({
+      replace: { scale: () => Promise.reject(new UserError("Cannot read /data/x: missing")) },
+    });
+    const plan = await planJobs(pipeline(), { store, stages });
     await assert.rejects(runJobs(plan), /^UserError: scale\/y: Cannot read \/data\/x: missing$/);
     assert.deepEqual(await listTmp(store), []);
   });

@@ -1,9 +1,15 @@
 /**
  * Listing and reclaiming the cache. `collectGarbage` always removes temp leftovers of crashed or
- * killed runs (their process is gone) and artifacts that fail verification; on request also
- * artifacts unused for N days and artifacts no job identity's index entry points to any more.
+ * killed runs (their writer is gone), locks and run registrations of dead processes, and
+ * artifacts that fail verification; on request also artifacts unused for N days and artifacts no
+ * job identity's index entry points to any more. It never removes an artifact a live run has
+ * registered (used or written) or one whose key is locked: it takes the key's lock itself while
+ * removing, and checks the registrations again after moving the artifact aside.
  */
 import { join } from "node:path";
+import { HOST, PROCESS_START, processAlive } from "./host.ts";
+import { liveRunKeys } from "./lock.ts";
+import { recordPath } from "./record.ts";
 import { type Artifact, type CacheStore, removeTree, type Verification } from "./store.ts";
 
 export interface ArtifactInfo {
@@ -60,7 +66,7 @@ export interface GcOptions {
   unusedDays?: number;
   /** Also remove artifacts that no index entry points to (superseded by a later run). */
   unreachable?: boolean;
-  /** Rehash every file ("full") instead of trusting unchanged size + mtime ("stamp"). */
+  /** Rehash every file ("full") instead of trusting unchanged stamps ("stamp"). */
   verify?: Verification;
   /** Time reference for ages (tests). */
   now?: Date;
@@ -75,66 +81,119 @@ export interface Removal {
 
 export interface GcReport {
   removed: Removal[];
+  /** What would have gone but is in use: registered by a live run, or being computed. */
+  kept: Removal[];
   bytes: number;
   dryRun: boolean;
 }
 
 export async function collectGarbage(store: CacheStore, options: GcOptions): Promise<GcReport> {
   const now = options.now ?? new Date();
+  const dryRun = options.dryRun ?? false;
   const removed: Removal[] = [];
-  for await (const item of Deno.readDir(store.tmpDir)) {
-    const path = join(store.tmpDir, item.name);
-    const owner = Number(item.name.split(".")[1]);
-    if (await ownerAlive(owner, path, now)) continue;
-    removed.push({ what: "temp", path, bytes: await treeBytes(path), detail: item.name });
+  const kept: Removal[] = [];
+  for (const temp of await leftoverTemps(store)) {
+    removed.push(temp);
+    if (!dryRun) await removeTree(temp.path);
   }
   for (const info of await listArtifacts(store, { verify: options.verify })) {
-    const base = { path: info.path, bytes: info.bytes };
-    const name = `${info.kind ?? "?"} ${info.jobId ?? info.key}`;
-    if (info.problem !== null) {
-      removed.push({ what: "corrupt", ...base, detail: `${info.key}: ${info.problem}` });
-    } else if (options.unreachable && info.indexedBy.length === 0) {
-      removed.push({ what: "unreachable", ...base, detail: `${name} (superseded)` });
-    } else if (options.unusedDays !== undefined) {
-      const used = info.lastUsed ?? info.createdAt ?? new Date(0);
-      const days = (now.getTime() - used.getTime()) / 86_400_000;
-      if (days > options.unusedDays) {
-        removed.push({
-          what: "unused",
-          ...base,
-          detail: `${name} unused for ${days.toFixed(1)} days`,
-        });
-      }
+    const candidate = garbageReason(info, options, now);
+    if (candidate === null) continue;
+    const gone = dryRun
+      ? await inUse(store, info.key) === null
+      : await removeArtifact(store, info.key);
+    (gone ? removed : kept).push(candidate);
+  }
+  if (!dryRun) await removeDeadLocks(store);
+  return { removed, kept, bytes: removed.reduce((sum, r) => sum + r.bytes, 0), dryRun };
+}
+
+function garbageReason(info: ArtifactInfo, options: GcOptions, now: Date): Removal | null {
+  const base = { path: info.path, bytes: info.bytes };
+  const name = `${info.kind ?? "?"} ${info.jobId ?? info.key}`;
+  if (info.problem !== null) {
+    return { what: "corrupt", ...base, detail: `${info.key}: ${info.problem}` };
+  }
+  if (options.unreachable && info.indexedBy.length === 0) {
+    return { what: "unreachable", ...base, detail: `${name} (superseded)` };
+  }
+  if (options.unusedDays !== undefined) {
+    const used = info.lastUsed ?? info.createdAt ?? new Date(0);
+    const days = (now.getTime() - used.getTime()) / 86_400_000;
+    if (days > options.unusedDays) {
+      return { what: "unused", ...base, detail: `${name} unused for ${days.toFixed(1)} days` };
     }
   }
-  if (!options.dryRun) {
-    for (const removal of removed) await removeTree(removal.path);
-  }
-  return {
-    removed,
-    bytes: removed.reduce((sum, r) => sum + r.bytes, 0),
-    dryRun: options.dryRun ?? false,
-  };
+  return null;
+}
+
+/** Why `key` must stay: a live run registered it, or its lock is held; null when free. */
+async function inUse(store: CacheStore, key: string): Promise<string | null> {
+  if ((await liveRunKeys(store.runsDir, store.locks)).has(key)) return "used by a running pipeline";
+  const holder = await store.locks.holderOf(key);
+  return holder === null ? null : `being computed by pid ${holder.pid} on ${holder.host}`;
 }
 
 /**
- * A temp folder is named `<key>.<pid>.<random>`: it is live while that process exists. Where
- * /proc is not available, a folder untouched for a day counts as left over.
+ * Removes the artifact under `key` unless it is in use: under its lock, moved aside by one
+ * rename, and put back if a run registered it meanwhile. True when it was removed.
  */
-async function ownerAlive(pid: number, path: string, now: Date): Promise<boolean> {
-  if (pid === Deno.pid) return true;
+async function removeArtifact(store: CacheStore, key: string): Promise<boolean> {
+  const attempt = await store.locks.tryAcquire(key, "cache gc");
+  if (!("held" in attempt)) return false;
   try {
-    await Deno.stat("/proc/self");
-  } catch {
-    const mtime = (await Deno.stat(path)).mtime?.getTime() ?? 0;
-    return now.getTime() - mtime < 86_400_000;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    await Deno.stat(`/proc/${pid}`);
+    if ((await liveRunKeys(store.runsDir, store.locks)).has(key)) return false;
+    const root = store.artifactRoot(key);
+    const aside = join(store.tmpDir, `${key}.${HOST}.${Deno.pid}.gc`);
+    await Deno.rename(root, aside);
+    if ((await liveRunKeys(store.runsDir, store.locks)).has(key)) {
+      await Deno.rename(aside, root).catch(() => {});
+      return false;
+    }
+    await removeTree(aside);
+    await Deno.remove(recordPath(store, key)).catch(() => {});
     return true;
-  } catch {
-    return false;
+  } finally {
+    await store.locks.release(attempt.held);
+  }
+}
+
+/**
+ * Temp folders whose writer is gone. A folder is named `<key>.<host>.<pid>.<random>` (older
+ * versions: `<key>.<pid>.<random>`); its writer holds the key's lock while it exists, so a folder
+ * whose key is not locked by a live holder, and whose process (on this host) is gone, is left over.
+ */
+async function leftoverTemps(store: CacheStore): Promise<Removal[]> {
+  const found: Removal[] = [];
+  for await (const item of Deno.readDir(store.tmpDir)) {
+    const path = join(store.tmpDir, item.name);
+    const parts = item.name.split(".");
+    const key = parts[0] ?? "";
+    const [host, pid] = parts.length >= 4
+      ? [parts[1]!, Number(parts[2])]
+      : [HOST, Number(parts[1])];
+    if (pid === Deno.pid && host === HOST) continue;
+    if (host === HOST && PROCESS_START !== 0 && processAlive(pid, 0)) continue;
+    if (PROCESS_START === 0 && await youngerThanADay(path)) continue; // no /proc: judge by age
+    if (/^[0-9a-f]{64}$/.test(key) && await store.locks.holderOf(key) !== null) continue;
+    found.push({ what: "temp", path, bytes: await treeBytes(path), detail: item.name });
+  }
+  return found;
+}
+
+async function youngerThanADay(path: string): Promise<boolean> {
+  const mtime = (await Deno.stat(path).catch(() => null))?.mtime?.getTime() ?? 0;
+  return Date.now() - mtime < 86_400_000;
+}
+
+/** Lock files whose holder is dead (killed while computing) are removed. */
+async function removeDeadLocks(store: CacheStore): Promise<void> {
+  for await (const item of Deno.readDir(store.locksDir)) {
+    if (!item.name.endsWith(".lock")) continue;
+    const key = item.name.slice(0, -".lock".length);
+    if (await store.locks.holderOf(key) !== null) continue;
+    const attempt = await store.locks.tryAcquire(key, "cache gc");
+    if ("held" in attempt) await store.locks.release(attempt.held);
   }
 }
 

@@ -25,6 +25,8 @@ export interface Manifest {
   params: JsonValue;
   /** Content digests of the inputs, by input name. */
   inputs: Record<string, string>;
+  /** Content digests of the sources (files outside the cache), by name; absent before key schema 2. */
+  sources?: Record<string, string>;
   /** Files under data/, by POSIX relative path, sorted. */
   files: Record<string, FileEntry>;
   /** Content digest: sha256 of the canonical JSON of `files`. */

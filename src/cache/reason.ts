@@ -9,19 +9,23 @@ import type { IndexEntry } from "./store.ts";
 
 export interface Explanation {
   reason: RerunReason;
-  /** Human-readable detail: "lr: 0.001 -> 0.002", "input model changed", "never run". */
+  /**
+   * Human-readable detail: "lr: 0.001 -> 0.002", "input model changed", "data changed, 3 files",
+   * "never run".
+   */
   detail: string;
 }
 
 /**
  * `previous` is the identity's index entry (null when it never ran); `problem` is what lookup
- * reported about the artifact under the current key (null when there simply is none).
- * Precedence when several things changed: VERSION, then PARAMS, then INPUT.
+ * reported about the artifact under the current key (null when there simply is none);
+ * `changedFiles` says, per source whose digest changed, how many of its files did (null: unknown).
+ * Precedence when several things changed: VERSION, then PARAMS, then INPUT (inputs and sources).
  */
 export function explainMiss(
   previous: IndexEntry | null,
   current: KeyMaterial,
-  options: { problem?: string | null } = {},
+  options: { problem?: string | null; changedFiles?: Record<string, number | null> } = {},
 ): Explanation {
   const problem = options.problem ?? null;
   if (previous === null) {
@@ -42,17 +46,30 @@ export function explainMiss(
     const more = paramChanges.length > 3 ? ` and ${paramChanges.length - 3} more` : "";
     return { reason: "PARAMS", detail: shown + more };
   }
-  const names = new Set([...Object.keys(previous.inputs), ...Object.keys(current.inputs)]);
-  const changed = [...names].sort().filter((name) =>
-    previous.inputs[name] !== current.inputs[name]
-  );
-  if (changed.length > 0) {
-    return { reason: "INPUT", detail: `input ${changed.join(", ")} changed` };
+  const sources = changedNames(previous.sources ?? {}, current.sources).map((name) => {
+    const count = options.changedFiles?.[name];
+    return typeof count === "number"
+      ? `${name} changed, ${count} file${count === 1 ? "" : "s"}`
+      : `${name} changed`;
+  });
+  const inputs = changedNames(previous.inputs, current.inputs);
+  if (sources.length > 0 || inputs.length > 0) {
+    const parts = inputs.length > 0 ? [...sources, `input ${inputs.join(", ")} changed`] : sources;
+    return { reason: "INPUT", detail: parts.join("; ") };
   }
   return {
     reason: "MISSING",
     detail: problem === null ? "artifact was removed" : `artifact is corrupt: ${problem}`,
   };
+}
+
+/** Names whose digest differs between two name -> digest maps (added and removed included). */
+export function changedNames(
+  before: Record<string, string>,
+  after: Record<string, string>,
+): string[] {
+  const names = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...names].sort().filter((name) => before[name] !== after[name]);
 }
 
 /** Leaf-level differences as "path: old -> new" (canonical JSON values), sorted by path. */

@@ -1,23 +1,32 @@
 /**
- * The artifact cache on disk. This module (with gc.ts) is the only code that touches the cache
- * folder. Layout:
+ * The artifact cache on disk. This module (with gc.ts, lock.ts, sources.ts, state.ts) is the only
+ * code that touches the cache folder. Layout:
  *
  *   <root>/artifacts/<key>/manifest.json   what made the artifact and every file's sha256 + size
  *   <root>/artifacts/<key>/data/...        the files the job wrote (read only)
  *   <root>/artifacts/<key>/log.txt         the job's log lines (not part of the content digest)
- *   <root>/artifacts/<key>/stamp.json      last use, and (size, mtime, inode) of each file when
- *                                          it was last hashed, so a reread need not rehash
+ *   <root>/artifacts/<key>/stamp.json      last use, and (size, mtime, ctime, inode) of each file
+ *                                          when it was last hashed, so a reread need not rehash
  *   <root>/index/<id hash>.json            per job identity (kind + job id): the last key it had
  *                                          and what that key was made of, to explain a rerun
- *   <root>/tmp/<key>.<pid>.<random>/       artifacts being written; renamed into artifacts/ when
- *                                          complete, so a crash leaves at most a folder here
+ *   <root>/jobs/<key>.json                 the job record: everything needed to execute the job
+ *                                          in another process (see record.ts)
+ *   <root>/tmp/<key>.<host>.<pid>.<random>/  artifacts being written; renamed into artifacts/
+ *                                          when complete, so a crash leaves at most a folder here
+ *   <root>/locks/, <root>/runs/            locks and run registrations (lock.ts)
+ *   <root>/state/, <root>/trees/           source file hashes and file lists (sources.ts)
  */
 import { join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.ts";
 import { canonicalJson, type JsonValue } from "./canonical_json.ts";
 import { sha256File, sha256Hex } from "./digest.ts";
+import { HOST } from "./host.ts";
 import { KEY_SCHEMA } from "./key.ts";
+import { type LockOptions, Locks, RunLease } from "./lock.ts";
+import { onAbruptExit } from "./cleanup.ts";
+import { SourceHasher } from "./sources.ts";
+import { stampOf } from "./state.ts";
 import {
   contentDigest,
   type FileEntry,
@@ -48,7 +57,10 @@ export type Lookup =
   /** `problem` is null when there is simply no artifact, or says why the one there is unusable. */
   | { found: false; problem: string | null };
 
-/** How hard `lookup` checks file contents: "stamp" rehashes only files changed since last hashed. */
+/**
+ * How hard `lookup` checks file contents: "stamp" rehashes only files whose (size, mtime, ctime,
+ * inode) changed since they were last hashed, "full" rehashes every file.
+ */
 export type Verification = "stamp" | "full";
 
 /** Last known key of a job identity, and what it was made of. */
@@ -60,6 +72,8 @@ export interface IndexEntry {
   version: number;
   params: JsonValue;
   inputs: Record<string, string>;
+  /** Source content digests (absent in entries written before sources existed). */
+  sources?: Record<string, string>;
   digest: string;
   updatedAt: string;
 }
@@ -70,12 +84,14 @@ export interface PendingArtifact {
   tmpDir: string;
   dataDir: string;
   logPath: string;
+  /** Unregisters the folder from the removal done on an abrupt exit. */
+  release(): void;
 }
 
 interface Stamp {
   lastUsed: string;
-  /** path -> [size, mtime ms, inode] at the last successful hash. */
-  verified: Record<string, [number, number, number]>;
+  /** path -> [size, mtime ms, ctime ms, inode] at the last successful hash. */
+  verified: Record<string, number[]>;
 }
 
 /** Re-writing the stamp on every cached read would cost a write per job; this often is enough. */
@@ -86,19 +102,49 @@ export class CacheStore {
   readonly artifactsDir: string;
   readonly indexDir: string;
   readonly tmpDir: string;
+  readonly jobsDir: string;
+  readonly locksDir: string;
+  readonly runsDir: string;
+  readonly stateDir: string;
+  readonly treesDir: string;
+  /** Locks on keys being computed. */
+  readonly locks: Locks;
+  /** Digests of source files and folders (one hasher per store, so one plan hashes once). */
+  readonly sources: SourceHasher;
 
-  private constructor(root: string) {
+  private constructor(root: string, options: LockOptions) {
     this.root = root;
     this.artifactsDir = join(root, "artifacts");
     this.indexDir = join(root, "index");
     this.tmpDir = join(root, "tmp");
+    this.jobsDir = join(root, "jobs");
+    this.locksDir = join(root, "locks");
+    this.runsDir = join(root, "runs");
+    this.stateDir = join(root, "state");
+    this.treesDir = join(root, "trees");
+    this.locks = new Locks(this.locksDir, options);
+    this.sources = new SourceHasher({ stateDir: this.stateDir, treesDir: this.treesDir });
   }
 
   /** Opens (creating when absent) the cache at `root`, by default `defaultCacheRoot()`. */
-  static async open(root: string = defaultCacheRoot()): Promise<CacheStore> {
-    const store = new CacheStore(root);
+  static async open(
+    root: string = defaultCacheRoot(),
+    options: LockOptions = {},
+  ): Promise<CacheStore> {
+    const store = new CacheStore(root, options);
     try {
-      for (const dir of [store.artifactsDir, store.indexDir, store.tmpDir]) {
+      for (
+        const dir of [
+          store.artifactsDir,
+          store.indexDir,
+          store.tmpDir,
+          store.jobsDir,
+          store.locksDir,
+          store.runsDir,
+          store.stateDir,
+          store.treesDir,
+        ]
+      ) {
         await Deno.mkdir(dir, { recursive: true });
       }
       const tag = join(root, "CACHEDIR.TAG");
@@ -118,6 +164,11 @@ export class CacheStore {
 
   artifactRoot(key: string): string {
     return join(this.artifactsDir, key);
+  }
+
+  /** Registers a running pipeline, so `cache gc` keeps what it uses (see lock.ts). */
+  openLease(what: string): Promise<RunLease> {
+    return RunLease.open(this.runsDir, what);
   }
 
   /**
@@ -154,31 +205,38 @@ export class CacheStore {
     const stale = now - Date.parse(stamp.value.lastUsed) > LAST_USED_RESOLUTION_MS;
     if (touch && (stamp.changed || stale)) {
       stamp.value.lastUsed = new Date(now).toISOString();
-      await writeFileAtomic(join(root, "stamp.json"), JSON.stringify(stamp.value));
+      await writeFileAtomic(join(root, "stamp.json"), JSON.stringify(stamp.value)).catch(() => {
+        // A read-only cache (or one being removed) still serves verified artifacts.
+      });
     }
     return { found: true, artifact: { key, root, dir, manifest } };
   }
 
-  /** A fresh temporary folder to write the artifact for `key` into. */
+  /**
+   * A fresh temporary folder to write the artifact for `key` into, named after this process
+   * (`<key>.<host>.<pid>.<random>`) so `cache gc` can tell a live writer's folder from a leftover.
+   */
   async beginArtifact(key: string): Promise<PendingArtifact> {
-    const tmpDir = join(this.tmpDir, `${key}.${Deno.pid}.${randomSuffix()}`);
+    const tmpDir = join(this.tmpDir, `${key}.${HOST}.${Deno.pid}.${randomSuffix()}`);
     const dataDir = join(tmpDir, "data");
     await Deno.mkdir(dataDir, { recursive: true });
     const logPath = join(tmpDir, "log.txt");
     await Deno.writeTextFile(logPath, "");
-    return { key, tmpDir, dataDir, logPath };
+    const release = onAbruptExit(() => Deno.removeSync(tmpDir, { recursive: true }));
+    return { key, tmpDir, dataDir, logPath, release };
   }
 
   /**
-   * Hashes what was written, adds the manifest and moves the folder into place in one rename.
-   * When a valid artifact with this key already exists (another process finished first), that
-   * one is kept and returned; a corrupt one is replaced.
+   * Hashes what was written, adds the manifest and moves the folder into place. Whatever is under
+   * the key already (a corrupt artifact, or the previous output of a forced job) is replaced: it
+   * is moved aside by one rename, the new folder takes its place by a second, and the old one is
+   * deleted. The caller holds the key's lock, so no other writer races it.
    */
   async commitArtifact(
     pending: PendingArtifact,
     info: Pick<
       Manifest,
-      "kind" | "jobId" | "version" | "params" | "inputs" | "timings" | "backend"
+      "kind" | "jobId" | "version" | "params" | "inputs" | "sources" | "timings" | "backend"
     >,
   ): Promise<Artifact> {
     const { key, tmpDir, dataDir } = pending;
@@ -190,8 +248,7 @@ export class CacheStore {
       files[path] = await sha256File(full);
       // Read only, so a later stage cannot modify its input in place by mistake.
       await Deno.chmod(full, 0o444);
-      const stat = await Deno.stat(full);
-      verified[path] = [stat.size, stat.mtime?.getTime() ?? 0, stat.ino ?? 0];
+      verified[path] = stampValues(await Deno.stat(full));
     }
     const now = new Date().toISOString();
     const manifest: Manifest = {
@@ -210,19 +267,25 @@ export class CacheStore {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         await Deno.rename(tmpDir, root);
+        pending.release();
         return { key, root, dir: join(root, "data"), manifest };
       } catch (error) {
         if (!(await exists(root))) throw error;
       }
-      const existing = await this.lookup(key);
-      if (existing.found) {
-        await removeTree(tmpDir);
-        return existing.artifact;
+      const aside = `${tmpDir}-old`;
+      const unregister = onAbruptExit(() => Deno.removeSync(aside, { recursive: true }));
+      try {
+        await Deno.rename(root, aside);
+        await Deno.rename(tmpDir, root);
+        pending.release();
+        return { key, root, dir: join(root, "data"), manifest };
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) continue; // vanished meanwhile: try again
+        throw error;
+      } finally {
+        await removeTree(aside);
+        unregister();
       }
-      // A corrupt artifact is in the way: move it aside (one rename), then take its place.
-      const trash = join(this.tmpDir, `${key}.trash.${randomSuffix()}`);
-      await Deno.rename(root, trash).catch(() => {});
-      await removeTree(trash);
     }
     throw new Error(`Cannot move ${tmpDir} to ${root}`);
   }
@@ -230,6 +293,7 @@ export class CacheStore {
   /** Removes an artifact that will not be committed (failed or interrupted job). */
   async discardArtifact(pending: PendingArtifact): Promise<void> {
     await removeTree(pending.tmpDir);
+    pending.release();
   }
 
   async readIndex(kind: string, jobId: string): Promise<IndexEntry | null> {
@@ -262,6 +326,11 @@ export class CacheStore {
   private indexPath(kind: string, jobId: string): string {
     return join(this.indexDir, `${sha256Hex(canonicalJson([kind, jobId])).slice(0, 32)}.json`);
   }
+}
+
+function stampValues(info: Deno.FileInfo): number[] {
+  const { size, mtimeMs, ctimeMs, ino } = stampOf(info);
+  return [size, mtimeMs, ctimeMs, ino];
 }
 
 async function readStamp(root: string): Promise<{ value: Stamp; changed: boolean }> {
@@ -302,9 +371,11 @@ async function verifyFiles(
     if (stat.size !== entry.size) {
       return `file data/${path} has ${stat.size} bytes, manifest says ${entry.size}`;
     }
-    const now: [number, number, number] = [stat.size, stat.mtime?.getTime() ?? 0, stat.ino ?? 0];
+    const now = stampValues(stat);
     const seen = stamp.value.verified[path];
-    if (mode === "stamp" && seen !== undefined && seen.every((v, i) => v === now[i])) continue;
+    if (mode === "stamp" && seen?.length === now.length && seen.every((v, i) => v === now[i])) {
+      continue;
+    }
     const { sha256 } = await sha256File(full);
     if (sha256 !== entry.sha256) return `file data/${path} content does not match its sha256`;
     stamp.value.verified[path] = now;

@@ -1,7 +1,7 @@
 /**
  * `deno task cache ls` lists artifacts (kind, job, size, age, last use); `deno task cache gc`
  * removes temp leftovers of killed runs and corrupt artifacts, and on request unused or
- * superseded ones.
+ * superseded ones, never what a running pipeline uses or is computing.
  */
 import { parseArgs } from "node:util";
 import { collectGarbage, listArtifacts } from "../cache/gc.ts";
@@ -91,8 +91,16 @@ export async function main(args: string[]): Promise<number> {
       }  ${removal.detail}`,
     );
   }
+  for (const kept of report.kept) {
+    console.log(
+      `kept ${kept.what.padEnd(11)} ${
+        formatBytes(kept.bytes).padStart(9)
+      }  ${kept.detail} (in use)`,
+    );
+  }
   console.log(
-    `${verb} ${report.removed.length} entries, ${formatBytes(report.bytes)} from ${store.root}`,
+    `${verb} ${report.removed.length} entries, ${formatBytes(report.bytes)} from ${store.root}` +
+      (report.kept.length > 0 ? `; kept ${report.kept.length} in use by a running pipeline` : ""),
   );
   return 0;
 }

@@ -1,9 +1,10 @@
 /**
- * The one entry point behind every `deno task`: `main.ts <command> [args...]`.
+ * The one entry point behind every `deno task`: `main.ts <command> [args...] [--debug]`.
  * Each command lives in its own module, loaded only when asked for, so `deno task table` never
- * pays for loading TensorFlow.js.
+ * pays for loading TensorFlow.js. Every failure prints one line (`error: ...`); `--debug` (or
+ * RANKONE_DEBUG=1) adds the stack trace.
  */
-import { UserError } from "../errors.ts";
+import { describeError } from "../errors.ts";
 
 type CommandMain = (args: string[]) => Promise<number>;
 
@@ -34,7 +35,8 @@ function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const debug = argv.includes("--debug") || Deno.env.get("RANKONE_DEBUG") === "1";
+  const [name, ...rest] = argv.filter((arg) => arg !== "--debug");
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     console.log(usage());
     return name === undefined ? 2 : 0;
@@ -48,11 +50,10 @@ export async function main(argv: string[]): Promise<number> {
     const module = await command.load();
     return await module.main(rest);
   } catch (error) {
-    if (error instanceof UserError) {
-      console.error(`error: ${error.message}`);
-      return error.exitCode;
-    }
-    throw error;
+    const { message, exitCode } = describeError(error);
+    console.error(`error: ${message}`);
+    if (debug && error instanceof Error && error.stack) console.error(error.stack);
+    return exitCode;
   }
 }
 

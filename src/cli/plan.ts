@@ -1,18 +1,22 @@
 /**
- * `deno task plan FILE [--set a.b=c] [--var N=v] [--force STAGE]`: the jobs a pipeline needs, in
- * order, each either cached or to run with its reason (MISSING, PARAMS, INPUT, VERSION, FORCED)
- * and what changed. Runs nothing and writes nothing but the cache's bookkeeping folders.
+ * `deno task plan FILE [--set a.b=c] [--var N=v] [--force STAGE] [--verify]`: the jobs a pipeline
+ * needs, in order, each either cached or to run with its reason (MISSING, PARAMS, INPUT, VERSION,
+ * FORCED) and what changed ("lr: 0.001 -> 0.002", "data changed, 3 files"). Runs nothing and
+ * writes nothing but the cache's bookkeeping (the state table of hashed source files, so the
+ * run that follows does not hash them again). `--verify` checks artifacts exactly as
+ * `run --verify` does.
  */
 import { compileAndPlan } from "../runner/pipeline.ts";
 import { parsePipelineArgs } from "./pipeline.ts";
+import { createHashProgress } from "./progress.ts";
 
-const USAGE =
-  "usage: deno task plan FILE [--set a.b=value]... [--var NAME=value]... [--force ID|KIND|GLOB]...";
+const USAGE = "usage: deno task plan FILE [--set a.b=value]... [--var NAME=value]... " +
+  "[--force ID|KIND|GLOB]... [--verify] [--debug]";
 
 export async function main(args: string[]): Promise<number> {
   const flags = parsePipelineArgs(args, { usage: USAGE, extra: {} });
   if (typeof flags === "number") return flags;
-  const { graphs, plan } = await compileAndPlan(flags);
+  const { graphs, plan } = await compileAndPlan(flags, { onHashProgress: createHashProgress() });
   const width = Math.max(...plan.jobs.map((p) => p.job.id.length));
   let toRun = 0;
   for (const planned of plan.jobs) {

@@ -4,6 +4,7 @@
  * (CI, files): plain lines, progress throttled to one line per job every few seconds:
  *   [3/12] train/task-03-DTD: 120/500 it, 4.1 it/s, ETA 1m33s
  */
+import type { HashProgress } from "../cache/sources.ts";
 import type { JobResult, RunDisplay, RunSummary } from "../runner/types.ts";
 
 export interface ProgressDisplayOptions {
@@ -121,6 +122,12 @@ export function createProgressDisplay(options: ProgressDisplayOptions = {}): Run
     jobEnd(result: JobResult, info) {
       if (result.status === "cached") {
         counts.cached++;
+        // Another process computed it while this one waited for its lock.
+        if (running?.id === result.id) {
+          running = null;
+          line(`[${info.index}/${info.total}] ${result.id}: ${result.detail ?? "cached"}`);
+          return;
+        }
         if (tty && now() - lastEmit >= throttle) redraw();
         return;
       }
@@ -145,6 +152,44 @@ export function createProgressDisplay(options: ProgressDisplayOptions = {}): Run
       } else write(`${text}\n`);
     },
   };
+}
+
+/**
+ * Progress of hashing sources seen for the first time (a large data root): one line redrawn on a
+ * terminal, a line every few seconds elsewhere; nothing for small sources.
+ */
+export function createHashProgress(
+  options: Pick<ProgressDisplayOptions, "tty" | "write" | "now"> = {},
+): (progress: HashProgress) => void {
+  const encoder = new TextEncoder();
+  const write = options.write ?? ((text: string) => Deno.stderr.writeSync(encoder.encode(text)));
+  const tty = options.tty ?? Deno.stderr.isTerminal();
+  const now = options.now ?? (() => performance.now());
+  let startedAt = 0;
+  let path = "";
+  let last = -Infinity;
+  return (progress) => {
+    if (progress.total < 1000 && progress.totalBytes < 256 * 1024 * 1024) return;
+    const t = now();
+    if (progress.path !== path) {
+      path = progress.path;
+      startedAt = t;
+    }
+    const finished = progress.done === progress.total;
+    if (!finished && t - last < (tty ? 200 : 5000)) return;
+    last = t;
+    const seconds = (t - startedAt) / 1000;
+    const rate = seconds > 0 ? progress.bytes / seconds : 0;
+    const eta = rate > 0 ? (progress.totalBytes - progress.bytes) / rate : Infinity;
+    const text = `hashing ${path}: ${progress.done}/${progress.total} files, ` +
+      `${mebibytes(progress.bytes)}/${mebibytes(progress.totalBytes)} MiB` +
+      (finished ? ` in ${formatDuration(seconds)}` : `, ETA ${formatDuration(eta)}`);
+    write(tty ? `\r\x1b[K${text}${finished ? "\n" : ""}` : `${text}\n`);
+  };
+}
+
+function mebibytes(bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(0);
 }
 
 /** 0.4s, 12.3s, 1m33s, 2h05m. */

@@ -48,7 +48,7 @@ export function shareJobs(graphs: RunGraph[]): Job[] {
     const inputs = Object.fromEntries(
       Object.entries(job.inputs).map(([name, id]) => [name, finalId(structural.get(id)!)]),
     );
-    jobs.push({ ...job, id: finalId(key), inputs, run: job.run });
+    jobs.push({ ...job, id: finalId(key), inputs });
   }
   for (const graph of graphs) {
     const rename = new Map(graph.jobs.map((job) => [job.id, finalId(structural.get(job.id)!)]));

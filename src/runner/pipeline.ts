@@ -1,13 +1,18 @@
 /**
  * From a spec file to a plan: compile it into runs, build each run's jobs, share the jobs that
- * matrix runs have in common, and plan the whole graph against the cache. `run` and `plan` both
- * start here.
+ * matrix runs have in common, and plan the whole graph against the cache with the project's
+ * stages. `run` and `plan` both start here.
  */
+import type { RunLease } from "../cache/lock.ts";
+import type { HashProgress } from "../cache/sources.ts";
+import { CacheStore } from "../cache/store.ts";
+import type { Job } from "../cache/job.ts";
 import { UserError } from "../errors.ts";
 import { buildRunGraph, type RunGraph } from "../plan/build.ts";
 import { shareJobs } from "../plan/share.ts";
 import { compileSpec } from "../spec/mod.ts";
-import { planJobs } from "./plan.ts";
+import { STAGE_RUNNERS } from "../stages/mod.ts";
+import { isForced, planJobs } from "./plan.ts";
 import type { Plan } from "./types.ts";
 
 export interface PipelineRequest {
@@ -22,12 +27,19 @@ export interface PipelineRequest {
   verify: boolean;
 }
 
+export interface CompiledPipeline {
+  graphs: RunGraph[];
+  /** Every run's jobs, shared where runs compute the same thing. */
+  jobs: Job[];
+}
+
 export interface CompiledPlan {
   graphs: RunGraph[];
   plan: Plan;
 }
 
-export async function compileAndPlan(flags: PipelineRequest): Promise<CompiledPlan> {
+/** Compiles the spec into job graphs; touches nothing on disk (a bad spec writes nothing). */
+export async function compilePipeline(flags: PipelineRequest): Promise<CompiledPipeline> {
   try {
     await Deno.stat(flags.file);
   } catch {
@@ -41,9 +53,42 @@ export async function compileAndPlan(flags: PipelineRequest): Promise<CompiledPl
     graphs.push(await buildRunGraph(pipeline, { prefix }));
   }
   const jobs = shareJobs(graphs);
-  const plan = await planJobs(jobs, {
+  for (const pattern of flags.force) {
+    if (!jobs.some((job) => isForced(job, [pattern]))) {
+      throw new UserError(`--force ${pattern}: no job has this id or kind`, { exitCode: 2 });
+    }
+  }
+  return { graphs, jobs };
+}
+
+export interface PlanRequest {
+  store?: CacheStore;
+  lease?: RunLease;
+  onHashProgress?: (progress: HashProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** Plans compiled jobs against the cache (`request.store`, by default the project's). */
+export async function planPipeline(
+  compiled: CompiledPipeline,
+  flags: PipelineRequest,
+  request: PlanRequest = {},
+): Promise<CompiledPlan> {
+  const plan = await planJobs(compiled.jobs, {
+    store: request.store ?? await CacheStore.open(),
+    stages: STAGE_RUNNERS,
     force: flags.force,
-    verify: flags.verify ? "full" : undefined,
+    verify: flags.verify ? "full" : "stamp",
+    lease: request.lease,
+    onHashProgress: request.onHashProgress,
+    signal: request.signal,
   });
-  return { graphs, plan };
+  return { graphs: compiled.graphs, plan };
+}
+
+export async function compileAndPlan(
+  flags: PipelineRequest,
+  request: PlanRequest = {},
+): Promise<CompiledPlan> {
+  return await planPipeline(await compilePipeline(flags), flags, request);
 }

@@ -1,13 +1,17 @@
 /**
  * planJobs: orders jobs (inputs first) and tells, for each, whether its artifact is cached or why
- * it must run. A job downstream of one that will run is "pending": its key depends on the content
- * digest its input will have, which is known only after that input has run.
+ * it must run. A job's sources (files outside the cache) are hashed first, through the cache's
+ * state table, so only files whose stamp changed are read. A job downstream of one that will run
+ * is "pending": its key depends on the content digest its input will have, which is known only
+ * after that input has run.
  */
 import { canonicalJson } from "../cache/canonical_json.ts";
-import type { Job } from "../cache/job.ts";
+import type { Job, StageRegistry } from "../cache/job.ts";
 import { jobKey, type KeyMaterial } from "../cache/key.ts";
-import { diffJson, explainMiss } from "../cache/reason.ts";
-import { type Artifact, CacheStore, type Verification } from "../cache/store.ts";
+import type { RunLease } from "../cache/lock.ts";
+import { changedNames, diffJson, explainMiss } from "../cache/reason.ts";
+import type { HashProgress } from "../cache/sources.ts";
+import { CacheStore, type IndexEntry, type Lookup, type Verification } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
 import type { Plan, PlannedJob } from "./types.ts";
 
@@ -18,34 +22,115 @@ export interface PlanOptions {
   store?: CacheStore;
   /** "full" rehashes every cached file; "stamp" (default) trusts unchanged size, mtime, inode. */
   verify?: Verification;
-}
-
-/** A planned job, with the verified artifact kept for the runner when cached. */
-export interface PlannedJobWithArtifact extends PlannedJob {
-  artifact?: Artifact;
+  /** How jobs are executed, by kind: checks each job's kind and version, and is kept to run. */
+  stages?: StageRegistry;
+  /** Registers every key the plan looks at before looking, so `cache gc` keeps them. */
+  lease?: RunLease;
+  /** Progress of hashing sources seen for the first time (a large data root takes a while). */
+  onHashProgress?: (progress: HashProgress) => void;
+  /** Stops hashing sources (Ctrl-C during a long first hash); what was hashed is kept. */
+  signal?: AbortSignal;
 }
 
 export async function planJobs(jobs: Job[], options: PlanOptions = {}): Promise<Plan> {
   const store = options.store ?? await CacheStore.open();
   const force = options.force ?? [];
   const ordered = topologicalOrder(jobs);
-  const byId = new Map<string, PlannedJobWithArtifact>();
-  const planned: PlannedJobWithArtifact[] = [];
-  for (const job of ordered) {
-    const forced = isForced(job, force);
-    const entry = await planOne(job, byId, { store, forced, verify: options.verify });
-    byId.set(job.id, entry);
-    planned.push(entry);
+  if (options.stages !== undefined) checkStages(ordered, options.stages);
+  const plan: Plan = {
+    store,
+    jobs: [],
+    force,
+    verify: options.verify ?? "stamp",
+    verdicts: new Map(),
+    stages: options.stages,
+    lease: options.lease,
+  };
+  const byId = new Map<string, PlannedJob>();
+  try {
+    for (const job of ordered) {
+      const entry = await planOne(job, byId, { plan, options, forced: isForced(job, force) });
+      byId.set(job.id, entry);
+      plan.jobs.push(entry);
+    }
+  } finally {
+    await store.sources.save();
   }
-  return { store, jobs: planned, force };
+  return plan;
+}
+
+/** Each job's kind must be known, and its version the one the stage gives its params. */
+function checkStages(jobs: Job[], stages: StageRegistry): void {
+  for (const job of jobs) {
+    const stage = stages[job.kind];
+    if (stage === undefined) throw new Error(`Job ${job.id}: no stage of kind "${job.kind}"`);
+    const version = stage.versionOf(job.params);
+    if (version !== job.version) {
+      throw new Error(`Job ${job.id}: version ${job.version}, its stage says ${version}`);
+    }
+  }
+}
+
+/** The content digest of each of `job`'s sources. */
+export async function sourceDigests(
+  store: CacheStore,
+  job: Job,
+  options: {
+    onProgress?: (progress: HashProgress) => void;
+    fresh?: boolean;
+    signal?: AbortSignal;
+  } = {},
+): Promise<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(job.sources)) {
+    digests[name] = (await store.sources.digest(spec, options)).digest;
+  }
+  return digests;
+}
+
+/**
+ * The artifact under `key`, verified as the plan verifies; each key is verified once per plan,
+ * and the runner sees the same verdict.
+ */
+export async function lookupOnce(plan: Plan, key: string): Promise<Lookup> {
+  let found = plan.verdicts.get(key);
+  if (found === undefined) {
+    await plan.lease?.register([key]);
+    found = await plan.store.lookup(key, { verify: plan.verify });
+    plan.verdicts.set(key, found);
+  }
+  return found;
+}
+
+/** How many files changed in each source whose digest differs from the index entry's. */
+export async function changedSourceFiles(
+  store: CacheStore,
+  previous: IndexEntry | null,
+  sources: Record<string, string>,
+): Promise<Record<string, number | null>> {
+  const counts: Record<string, number | null> = {};
+  if (previous === null) return counts;
+  for (const name of changedNames(previous.sources ?? {}, sources)) {
+    const before = previous.sources?.[name];
+    const after = sources[name];
+    counts[name] = before === undefined || after === undefined
+      ? null
+      : await store.sources.changedFiles(before, after);
+  }
+  return counts;
 }
 
 async function planOne(
   job: Job,
-  byId: Map<string, PlannedJobWithArtifact>,
-  options: { store: CacheStore; forced: boolean; verify?: Verification },
-): Promise<PlannedJobWithArtifact> {
-  const { store, forced, verify } = options;
+  byId: Map<string, PlannedJob>,
+  context: { plan: Plan; options: PlanOptions; forced: boolean },
+): Promise<PlannedJob> {
+  const { plan, options, forced } = context;
+  const store = plan.store;
+  const sources = await sourceDigests(store, job, {
+    onProgress: options.onHashProgress,
+    signal: options.signal,
+  });
   const inputs: Record<string, string> = {};
   const waitingFor: string[] = [];
   for (const [name, upstreamId] of Object.entries(job.inputs)) {
@@ -56,41 +141,69 @@ async function planOne(
       waitingFor.push(upstreamId);
     }
   }
+  const base = { job, sources, waitingFor };
   if (waitingFor.length > 0) {
     const waits = `waits for ${waitingFor.join(", ")}`;
-    if (forced) return { job, status: "pending", reason: "FORCED", detail: waits, waitingFor };
-    // The key is unknown, but a changed version or params is already certain to matter.
+    if (forced) return { ...base, status: "pending", reason: "FORCED", detail: waits };
+    // The key is unknown, but a changed version, params or source is already certain to matter.
     const previous = await store.readIndex(job.kind, job.id);
     if (previous !== null && previous.version !== job.version) {
       const detail = `${job.kind} stage version ${previous.version} -> ${job.version}; ${waits}`;
-      return { job, status: "pending", reason: "VERSION", detail, waitingFor };
+      return { ...base, status: "pending", reason: "VERSION", detail };
     }
     const changes = previous === null ? [] : diffJson(previous.params, job.params);
     if (changes.length > 0) {
       const detail = `${changes.slice(0, 3).join(", ")}; ${waits}`;
-      return { job, status: "pending", reason: "PARAMS", detail, waitingFor };
+      return { ...base, status: "pending", reason: "PARAMS", detail };
     }
-    return { job, status: "pending", detail: waits, waitingFor };
+    const changedFiles = await changedSourceFiles(store, previous, sources);
+    if (Object.keys(changedFiles).length > 0) {
+      const material = {
+        kind: job.kind,
+        version: job.version,
+        params: job.params,
+        inputs: {},
+        sources,
+      };
+      const explained = explainMiss(
+        { ...previous!, inputs: {} },
+        material,
+        { changedFiles },
+      );
+      return {
+        ...base,
+        status: "pending",
+        reason: "INPUT",
+        detail: `${explained.detail}; ${waits}`,
+      };
+    }
+    return { ...base, status: "pending", detail: waits };
   }
   const material: KeyMaterial = {
     kind: job.kind,
     version: job.version,
     params: job.params,
     inputs,
+    sources,
   };
   const key = jobKey(material, `job ${job.id} params`);
   if (forced) {
-    return { job, status: "run", reason: "FORCED", detail: "forced", key, waitingFor };
+    await plan.lease?.register([key]);
+    return { ...base, status: "run", reason: "FORCED", detail: "forced", key };
   }
-  const lookup = await store.lookup(key, { verify });
+  const lookup = await lookupOnce(plan, key);
   if (lookup.found) {
     const artifact = lookup.artifact;
     const digest = artifact.manifest.digest;
-    return { job, status: "cached", detail: "cached", key, digest, waitingFor, artifact };
+    return { ...base, status: "cached", detail: "cached", key, digest, artifact };
   }
   const previous = await store.readIndex(job.kind, job.id);
-  const { reason, detail } = explainMiss(previous, material, { problem: lookup.problem });
-  return { job, status: "run", reason, detail, key, waitingFor };
+  const changedFiles = await changedSourceFiles(store, previous, sources);
+  const { reason, detail } = explainMiss(previous, material, {
+    problem: lookup.problem,
+    changedFiles,
+  });
+  return { ...base, status: "run", reason, detail, key };
 }
 
 /** True when a `force` pattern names this job: its id, its kind, or a `*` glob over its id. */

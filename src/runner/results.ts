@@ -3,7 +3,9 @@
  * resolved spec, logs, timings), written beside its final place and renamed there, and for a
  * matrix sweep a summary of all its runs.
  */
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { onAbruptExit } from "../cache/cleanup.ts";
+import { HOST, processAlive } from "../cache/host.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { type RunGraph, runSlug } from "../plan/build.ts";
@@ -12,7 +14,8 @@ import type { JobResult } from "./types.ts";
 
 /**
  * Writes a run's results folder next to its final place and renames it there, so a reader never
- * sees a half-written folder; an older folder for the same run is replaced.
+ * sees a half-written folder; an older folder for the same run is replaced (see `swapInto`).
+ * Leftovers of runs killed while doing this are removed first.
  */
 export async function writeRunResults(
   folder: string,
@@ -20,7 +23,10 @@ export async function writeRunResults(
 ): Promise<void> {
   const parent = dirname(folder);
   await Deno.mkdir(parent, { recursive: true });
-  const temp = await Deno.makeTempDir({ dir: parent, prefix: ".tmp-results-" });
+  await removeLeftovers(parent);
+  const temp = join(parent, `.tmp-results-${HOST}-${Deno.pid}-${randomSuffix()}`);
+  await Deno.mkdir(temp);
+  const unregister = onAbruptExit(() => Deno.removeSync(temp, { recursive: true }));
   try {
     for await (const entry of Deno.readDir(run.report.dir)) {
       if (entry.isFile) {
@@ -68,23 +74,84 @@ export async function writeRunResults(
       }
     }
     await Deno.chmod(temp, 0o755);
-    const old = `${folder}.old-${Deno.pid}`;
-    let replaced = false;
-    try {
-      await Deno.rename(folder, old);
-      replaced = true;
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    await Deno.rename(temp, folder);
-    if (replaced) await Deno.remove(old, { recursive: true });
+    await swapInto(temp, folder);
   } catch (error) {
     await Deno.remove(temp, { recursive: true }).catch(() => {});
     if (error instanceof UserError) throw error;
     throw new UserError(`Cannot write results to ${folder}: ${(error as Error).message}`, {
       cause: error,
     });
+  } finally {
+    unregister();
   }
+}
+
+/**
+ * Moves the complete folder `temp` to `folder`. A folder cannot be renamed over a non-empty one,
+ * so an existing `folder` is first renamed aside (`.<name>.old-<host>-<pid>-<random>`), then
+ * `temp` takes its place, then the old one is deleted: a reader sees the old folder or the new
+ * one whole, and for an instant none. Concurrent writers of one folder both succeed (the last
+ * rename wins): a writer whose rename finds a folder there again moves that one aside too.
+ */
+async function swapInto(temp: string, folder: string): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      await Deno.rename(temp, folder);
+      return;
+    } catch (error) {
+      if (!isDirectoryInTheWay(error)) throw error;
+    }
+    const aside = join(
+      dirname(folder),
+      `.${basename(folder)}.old-${HOST}-${Deno.pid}-${randomSuffix()}`,
+    );
+    try {
+      await Deno.rename(folder, aside);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue; // another writer moved it
+      throw error;
+    }
+    await Deno.remove(aside, { recursive: true }).catch(() => {});
+  }
+  throw new Error(`${folder} keeps being replaced by other runs`);
+}
+
+function isDirectoryInTheWay(error: unknown): boolean {
+  if (error instanceof Deno.errors.AlreadyExists) return true;
+  const code = (error as { code?: unknown })?.code;
+  return code === "ENOTEMPTY" || code === "EEXIST" ||
+    /\(os error (39|17)\)/.test((error as Error)?.message ?? "");
+}
+
+/**
+ * Removes what writers killed mid-write left in `parent`: `.tmp-results-<host>-<pid>-*` and
+ * `.<name>.old-<host>-<pid>-*` of processes of this host that are gone, and the older names
+ * (`.tmp-results-*`, `<name>.old-<pid>`) of dead pids. Other hosts' leftovers are removed after a
+ * day.
+ */
+async function removeLeftovers(parent: string): Promise<void> {
+  const now = Date.now();
+  for await (const entry of Deno.readDir(parent)) {
+    const match = /^\.tmp-results-(?:(.+)-)?(\d+)-[0-9a-z]+$/.exec(entry.name) ??
+      /^\..+\.old-(?:(.+)-)?(\d+)-[0-9a-z]+$/.exec(entry.name) ??
+      /^.+\.old-()(\d+)$/.exec(entry.name) ??
+      (/^\.tmp-results-[A-Za-z0-9_]+$/.test(entry.name) ? [entry.name, "", "0"] : null);
+    if (match === null || !entry.isDirectory) continue;
+    const host = match[1] || HOST;
+    const pid = Number(match[2]);
+    const path = join(parent, entry.name);
+    let dead: boolean;
+    if (host === HOST) dead = pid === 0 ? true : !processAlive(pid, 0);
+    else {
+      const mtime = (await Deno.stat(path).catch(() => null))?.mtime?.getTime() ?? now;
+      dead = now - mtime > 86_400_000;
+    }
+    if (dead && pid !== Deno.pid) await Deno.remove(path, { recursive: true }).catch(() => {});
+  }
+}
+
+function randomSuffix(): string {
+  return crypto.randomUUID().slice(0, 8);
 }
 
 /**

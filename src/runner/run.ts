@@ -1,41 +1,23 @@
 /**
  * runJobs: executes a plan in order. Each job's key is recomputed from its inputs' actual content
- * digests as they become known, so a job the plan called "pending" runs only when its key has no
- * artifact. A job writes into a temporary folder in the cache, which becomes the artifact in one
- * rename when it succeeds; a failed, interrupted or killed job leaves no artifact.
+ * digests as they become known (and its sources' digests, statted again just before it runs), so
+ * a job the plan called "pending" runs only when its key has no artifact. Artifacts are verified
+ * as the plan verified them, and a verdict the plan reached is not asked again: whatever the plan
+ * found corrupt is recomputed before anything reads it. Computing goes through `computeJob`
+ * (execute.ts): under the key's lock, into a temporary folder that becomes the artifact in one
+ * rename; a failed, interrupted or killed job leaves no artifact.
  */
-import type { InputArtifact, Job, JobContext, RerunReason } from "../cache/job.ts";
+import type { RerunReason, SourceInput, StageRegistry } from "../cache/job.ts";
 import { jobKey, type KeyMaterial } from "../cache/key.ts";
 import { explainMiss } from "../cache/reason.ts";
-import type { Artifact, CacheStore } from "../cache/store.ts";
+import type { Artifact } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
-import { isForced, type PlannedJobWithArtifact } from "./plan.ts";
-import type { JobResult, Plan, RunDisplay, RunOptions, RunSummary } from "./types.ts";
+import { RunInterrupted } from "./errors.ts";
+import { computeJob, type ResolvedInput } from "./execute.ts";
+import { changedSourceFiles, isForced, lookupOnce, sourceDigests } from "./plan.ts";
+import type { JobResult, Plan, PlannedJob, RunDisplay, RunOptions, RunSummary } from "./types.ts";
 
-/** The run was stopped (Ctrl-C): the CLI exits 130. No partial artifact is left behind. */
-export class RunInterrupted extends UserError {
-  constructor(jobId?: string) {
-    super(
-      jobId === undefined
-        ? "interrupted"
-        : `interrupted during ${jobId}; its partial output was discarded`,
-      { exitCode: 130 },
-    );
-    this.name = "RunInterrupted";
-  }
-}
-
-/** A job threw something that is not a UserError (a bug in a stage, most likely). */
-export class JobFailed extends Error {
-  readonly jobId: string;
-  constructor(jobId: string, cause: unknown) {
-    super(`Job ${jobId} failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-    });
-    this.name = "JobFailed";
-    this.jobId = jobId;
-  }
-}
+export { Interruption, JobFailed, RunInterrupted } from "./errors.ts";
 
 /** The ids `until` selects (a job id, or every job of a kind) together with all their upstream. */
 export function selectUntil(plan: Plan, until: string | undefined): Set<string> {
@@ -43,7 +25,7 @@ export function selectUntil(plan: Plan, until: string | undefined): Set<string> 
   if (until === undefined) return new Set(all.map((job) => job.id));
   const targets = all.filter((job) => job.id === until || job.kind === until);
   if (targets.length === 0) {
-    throw new UserError(`--until ${until}: no job has this id or kind`);
+    throw new UserError(`--until ${until}: no job has this id or kind`, { exitCode: 2 });
   }
   const byId = new Map(all.map((job) => [job.id, job]));
   const selected = new Set<string>();
@@ -60,8 +42,10 @@ export function selectUntil(plan: Plan, until: string | undefined): Set<string> 
 export async function runJobs(plan: Plan, options: RunOptions = {}): Promise<RunSummary> {
   const started = performance.now();
   const display = options.display ?? silentDisplay;
+  const stages = options.stages ?? plan.stages;
+  if (stages === undefined) throw new Error("runJobs: no stage registry (PlanOptions.stages)");
   const selected = selectUntil(plan, options.until);
-  const todo = (plan.jobs as PlannedJobWithArtifact[]).filter((p) => selected.has(p.job.id));
+  const todo = plan.jobs.filter((p) => selected.has(p.job.id));
   const artifacts = new Map<string, Artifact>();
   const results: JobResult[] = [];
   const summary = (): RunSummary => ({
@@ -73,174 +57,154 @@ export async function runJobs(plan: Plan, options: RunOptions = {}): Promise<Run
   display.begin(todo.map((p) => p.job.id));
   try {
     for (const [i, planned] of todo.entries()) {
-      if (options.signal?.aborted) throw new RunInterrupted();
+      if (options.signal?.aborted) throw new RunInterrupted(undefined, options.signal.reason);
       const position = { index: i + 1, total: todo.length };
-      const result = await runOne(planned, artifacts, {
-        store: plan.store,
-        forced: isForced(planned.job, plan.force),
-        display,
-        position,
-        options,
-      });
+      const result = await runOne(planned, artifacts, { plan, stages, display, position, options });
       results.push(result);
       display.jobEnd(result, position);
     }
   } catch (error) {
     display.end(summary(), error);
     throw error;
+  } finally {
+    await plan.store.sources.save().catch(() => {});
   }
   const done = summary();
   display.end(done);
   return done;
 }
 
-interface RunOneOptions {
-  store: CacheStore;
-  forced: boolean;
+interface RunOneContext {
+  plan: Plan;
+  stages: StageRegistry;
   display: RunDisplay;
   position: { index: number; total: number };
   options: RunOptions;
 }
 
 async function runOne(
-  planned: PlannedJobWithArtifact,
+  planned: PlannedJob,
   artifacts: Map<string, Artifact>,
-  { store, forced, display, position, options }: RunOneOptions,
+  { plan, stages, display, position, options }: RunOneContext,
 ): Promise<JobResult> {
   const t0 = performance.now();
   const job = planned.job;
-  const inputs: Record<string, InputArtifact> = {};
+  const store = plan.store;
+  const inputs: Record<string, ResolvedInput> = {};
   const digests: Record<string, string> = {};
   for (const [name, upstreamId] of Object.entries(job.inputs)) {
     const upstream = artifacts.get(upstreamId);
     if (upstream === undefined) throw new Error(`${job.id}: input ${upstreamId} has not run`);
+    const digest = upstream.manifest.digest;
     inputs[name] = {
       dir: upstream.dir,
-      digest: upstream.manifest.digest,
+      digest,
       manifest: upstream.manifest,
+      key: upstream.key,
+      job: upstreamId,
     };
-    digests[name] = upstream.manifest.digest;
+    digests[name] = digest;
   }
+  // Stat the sources again: they may have changed since the plan (stat only when they did not).
+  const sourcesNow = Object.keys(job.sources).length === 0
+    ? {}
+    : await sourceDigests(store, job, { fresh: true });
   const material: KeyMaterial = {
     kind: job.kind,
     version: job.version,
     params: job.params,
     inputs: digests,
+    sources: sourcesNow,
   };
   const key = jobKey(material, `job ${job.id} params`);
-  let reason: RerunReason = "FORCED";
-  let detail = "forced";
-  if (!forced) {
-    // The plan already verified this key's artifact; any other key is looked up now.
-    const lookup = planned.key === key && planned.artifact !== undefined
-      ? { found: true as const, artifact: planned.artifact }
-      : await store.lookup(key);
-    const previous = await store.readIndex(job.kind, job.id);
-    if (lookup.found) {
-      const artifact = lookup.artifact;
-      artifacts.set(job.id, artifact);
-      if (previous?.key !== key) await recordIndex(store, job, material, artifact);
-      return {
-        id: job.id,
-        kind: job.kind,
-        status: "cached",
-        key,
-        digest: artifact.manifest.digest,
-        dir: artifact.dir,
-        seconds: (performance.now() - t0) / 1000,
-        runSeconds: artifact.manifest.timings.seconds,
-      };
-    }
-    ({ reason, detail } = explainMiss(previous, material, { problem: lookup.problem }));
-  }
-  display.jobStart(job.id, { ...position, reason, detail });
-  const artifact = await execute(job, { store, key, inputs, display, options, material });
-  artifacts.set(job.id, artifact);
-  await recordIndex(store, job, material, artifact);
-  return {
+  await plan.lease?.register([key]);
+  const forced = isForced(job, plan.force);
+  const result = (
+    artifact: Artifact,
+    status: "cached" | "ran",
+    why?: { reason: RerunReason; detail: string },
+  ) => ({
     id: job.id,
     kind: job.kind,
-    status: "ran",
-    reason,
-    detail,
+    status,
+    ...why,
     key,
     digest: artifact.manifest.digest,
     dir: artifact.dir,
     seconds: (performance.now() - t0) / 1000,
     runSeconds: artifact.manifest.timings.seconds,
-  };
-}
-
-async function execute(
-  job: Job,
-  context: {
-    store: CacheStore;
-    key: string;
-    inputs: Record<string, InputArtifact>;
-    display: RunDisplay;
-    options: RunOptions;
-    material: KeyMaterial;
-  },
-): Promise<Artifact> {
-  const { store, key, inputs, display, options, material } = context;
-  const pending = await store.beginArtifact(key);
-  const abort = new AbortController();
-  const forward = () => abort.abort(options.signal?.reason);
-  options.signal?.addEventListener("abort", forward, { once: true });
-  const startedAt = new Date();
-  const t0 = performance.now();
-  const ctx: JobContext = {
-    id: job.id,
-    params: job.params,
-    inputs,
-    outDir: pending.dataDir,
-    signal: abort.signal,
-    progress: (done, total, note) => display.jobProgress(job.id, done, total, note),
-    log: (line) => {
-      Deno.writeTextFileSync(pending.logPath, `${line}\n`, { append: true });
-      display.jobLog(job.id, line);
-    },
-  };
-  try {
-    await job.run(ctx);
-    if (abort.signal.aborted) throw new RunInterrupted(job.id);
-    return await store.commitArtifact(pending, {
-      kind: job.kind,
-      jobId: job.id,
-      version: job.version,
-      params: job.params,
-      inputs: material.inputs,
-      timings: { startedAt: startedAt.toISOString(), seconds: (performance.now() - t0) / 1000 },
-      backend: options.backend ?? null,
-    });
-  } catch (error) {
-    await store.discardArtifact(pending);
-    if (abort.signal.aborted) throw new RunInterrupted(job.id);
-    if (error instanceof UserError) {
-      throw new UserError(`${job.id}: ${error.message}`, {
-        exitCode: error.exitCode,
-        cause: error,
-      });
+  });
+  let reason: RerunReason = "FORCED";
+  let detail = "forced";
+  if (!forced) {
+    const lookup = planned.key === key && planned.artifact !== undefined
+      ? { found: true as const, artifact: planned.artifact }
+      : await lookupOnce(plan, key);
+    const previous = await store.readIndex(job.kind, job.id);
+    if (lookup.found) {
+      artifacts.set(job.id, lookup.artifact);
+      if (previous?.key !== key) {
+        await recordIndex(plan, { material, key, artifact: lookup.artifact, job });
+      }
+      return result(lookup.artifact, "cached");
     }
-    throw new JobFailed(job.id, error);
-  } finally {
-    options.signal?.removeEventListener("abort", forward);
+    const changedFiles = await changedSourceFiles(store, previous, sourcesNow);
+    ({ reason, detail } = explainMiss(previous, material, {
+      problem: lookup.problem,
+      changedFiles,
+    }));
   }
+  display.jobStart(job.id, { ...position, reason, detail });
+  const stage = stages[job.kind];
+  if (stage === undefined) throw new Error(`${job.id}: no stage of kind "${job.kind}"`);
+  const sources: Record<string, SourceInput> = Object.fromEntries(
+    Object.entries(job.sources).map(([name, spec]) => [
+      name,
+      { path: spec.path, digest: sourcesNow[name]! },
+    ]),
+  );
+  const computed = await computeJob({
+    store,
+    stage,
+    job,
+    key,
+    material,
+    inputs,
+    sources,
+    forced,
+    verify: plan.verify,
+    signal: options.signal,
+    backend: options.backend,
+    progress: (done, total, note) => display.jobProgress(job.id, done, total, note),
+    log: (line) => display.jobLog(job.id, line),
+    waiting: (holder) =>
+      display.jobLog(
+        job.id,
+        `waiting: pid ${holder.pid} on ${holder.host} is computing it (since ${holder.since})`,
+      ),
+  });
+  plan.verdicts.set(key, { found: true, artifact: computed.artifact });
+  artifacts.set(job.id, computed.artifact);
+  if (!computed.computed) {
+    await recordIndex(plan, { material, key, artifact: computed.artifact, job });
+    return result(computed.artifact, "cached", { reason, detail: "computed by another process" });
+  }
+  return result(computed.artifact, "ran", { reason, detail });
 }
 
 async function recordIndex(
-  store: CacheStore,
-  job: Job,
-  material: KeyMaterial,
-  artifact: Artifact,
+  plan: Plan,
+  entry: { material: KeyMaterial; key: string; artifact: Artifact; job: PlannedJob["job"] },
 ): Promise<void> {
-  await store.writeIndex({
+  const { job, material, key, artifact } = entry;
+  await plan.store.writeIndex({
     kind: job.kind,
     jobId: job.id,
-    key: artifact.key,
+    key,
     version: job.version,
     params: job.params,
     inputs: material.inputs,
+    sources: material.sources,
     digest: artifact.manifest.digest,
   });
 }

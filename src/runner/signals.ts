@@ -1,24 +1,42 @@
 /**
- * Ctrl-C handling for a run: the first SIGINT aborts the returned signal (the running job stops
- * at its next check of ctx.signal, its temporary output is removed, runJobs throws
- * RunInterrupted, the CLI exits 130); a second SIGINT exits at once with 130, leaving at most a
- * temporary folder that the next run ignores and `cache gc` removes.
+ * SIGINT (Ctrl-C) and SIGTERM (`kill`, a scheduler's time limit) during a run. The first one
+ * aborts the returned signal: the running job stops at its next check of ctx.signal (every
+ * training step and evaluation batch checks it), its temporary output is removed, its lock
+ * released, runJobs throws RunInterrupted and the CLI exits 130 (SIGINT) or 143 (SIGTERM). A
+ * second one exits at once with that code, after removing (synchronously) the temporary folders,
+ * locks and run registration this process holds.
  */
+import { cleanUpNow } from "../cache/cleanup.ts";
+import { Interruption } from "./errors.ts";
+
 export interface Interrupt {
   signal: AbortSignal;
   dispose(): void;
 }
 
-export function interruptOnSigint(options: { onFirst?: () => void } = {}): Interrupt {
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+export function interruptOnSignals(
+  options: { onFirst?: (interruption: Interruption) => void } = {},
+): Interrupt {
   const controller = new AbortController();
-  const handler = () => {
-    if (controller.signal.aborted) Deno.exit(130);
-    options.onFirst?.();
-    controller.abort(new Error("interrupted"));
-  };
-  Deno.addSignalListener("SIGINT", handler);
+  const handlers = SIGNALS.map((name) => {
+    const handler = () => {
+      const interruption = new Interruption(name);
+      if (controller.signal.aborted) {
+        cleanUpNow();
+        Deno.exit(interruption.exitCode);
+      }
+      options.onFirst?.(interruption);
+      controller.abort(interruption);
+    };
+    Deno.addSignalListener(name, handler);
+    return { name, handler };
+  });
   return {
     signal: controller.signal,
-    dispose: () => Deno.removeSignalListener("SIGINT", handler),
+    dispose: () => {
+      for (const { name, handler } of handlers) Deno.removeSignalListener(name, handler);
+    },
   };
 }

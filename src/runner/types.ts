@@ -1,8 +1,16 @@
 /** The runner's vocabulary: a plan of jobs with their cache status, results, and the display. */
-import type { Job, RerunReason } from "../cache/job.ts";
-import type { CacheStore } from "../cache/store.ts";
+import type { Job, RerunReason, StageRegistry } from "../cache/job.ts";
+import type { RunLease } from "../cache/lock.ts";
+import type { Artifact, CacheStore, Lookup, Verification } from "../cache/store.ts";
 
-export type { InputArtifact, Job, JobContext, RerunReason } from "../cache/job.ts";
+export type {
+  InputArtifact,
+  Job,
+  JobContext,
+  RerunReason,
+  StageRegistry,
+  StageRunner,
+} from "../cache/job.ts";
 
 /**
  * - cached: a valid artifact exists under the job's key (and it is not forced).
@@ -23,6 +31,10 @@ export interface PlannedJob {
   key?: string;
   /** Content digest of the cached artifact (status cached only). */
   digest?: string;
+  /** The verified artifact (status cached only). */
+  artifact?: Artifact;
+  /** Content digest of each source, as hashed when planning. */
+  sources: Record<string, string>;
   /** Ids of upstream jobs that will run before this one can be decided (status pending only). */
   waitingFor: string[];
 }
@@ -33,6 +45,17 @@ export interface Plan {
   jobs: PlannedJob[];
   /** Patterns from `force`, kept so `runJobs` forces the same jobs. */
   force: string[];
+  /** How artifacts were verified; the run verifies the same way. */
+  verify: Verification;
+  /**
+   * Every verification done for this plan, by key: the run reuses the verdicts instead of
+   * checking again more leniently, so whatever the plan found corrupt is recomputed.
+   */
+  verdicts: Map<string, Lookup>;
+  /** How jobs are executed, by kind (required to run). */
+  stages?: StageRegistry;
+  /** The running pipeline's registration (see cache/lock.ts), when the plan is for a run. */
+  lease?: RunLease;
 }
 
 export interface JobResult {
@@ -77,8 +100,10 @@ export interface RunDisplay {
 export interface RunOptions {
   /** Stop after this job id, or after every job of this kind: only it and its upstream run. */
   until?: string;
+  /** How to execute jobs, by kind; defaults to the plan's. */
+  stages?: StageRegistry;
   display?: RunDisplay;
-  /** Aborting stops the running job (through ctx.signal) and the run; see `interruptOnSigint`. */
+  /** Aborting stops the running job (through ctx.signal) and the run; see `interruptOnSignals`. */
   signal?: AbortSignal;
   /** Recorded in each new manifest, e.g. "wasm". */
   backend?: string;

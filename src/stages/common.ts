@@ -1,13 +1,17 @@
 /**
- * What every stage shares: how a job names its inputs, small JSON/NPY helpers for artifact
- * folders, and rebuilding a model state (base weights + the merge deltas of tasks 1..t).
+ * What every stage shares: the stage form, how a job names its inputs and sources, small
+ * JSON/NPY helpers for artifact folders, and rebuilding a model state (base weights + the merge
+ * deltas of tasks 1..t).
  *
- * A stage module exports one `StageDefinition`: its kind, its version (bump it when the output
- * for the same params and inputs changes: every job of the kind then reruns with reason VERSION)
- * and `job(id, args)`, which turns planner arguments into a `Job` whose params hold exactly what
- * the output depends on.
+ * A stage module exports one stage made by `defineStage`: its kind, its version (bump it when the
+ * output for the same params and inputs changes: every job of the kind then reruns with reason
+ * VERSION), `declare(args)`, which turns planner arguments into the job's params and inputs,
+ * `sources(params)` for files outside the cache it reads, and `run(ctx, params)`. `run` is a
+ * member of the stage, not a closure made by `declare`: it sees the params as they were hashed
+ * (as the job record holds them) and its context, nothing else, so the key covers everything it
+ * reads and another process can execute the job from its record.
  */
-import type { InputArtifact, Job, JobContext } from "../cache/job.ts";
+import type { InputArtifact, Job, JobContext, SourceSpec, StageRunner } from "../cache/job.ts";
 import type { JsonValue } from "../cache/canonical_json.ts";
 import { loadClipModel } from "../clip/weights.ts";
 import { type ClipModel, disposeModel } from "../clip/model.ts";
@@ -15,21 +19,52 @@ import { type ClipTokenizer, loadTokenizer } from "../clip/tokenizer.ts";
 import { applyTaskDelta, type TaskDelta } from "../method/delta.ts";
 import { loadTaskDelta } from "../method/delta_io.ts";
 import { denseSetterFor } from "../method/slots.ts";
+import { mtilDataset } from "../mtil/datasets/registry.ts";
 import { UserError } from "../errors.ts";
 
-export interface StageDefinition<Args> {
+export interface StageDefinition<Args, Params> {
   kind: string;
   version: number;
-  job(id: string, args: Args): Job;
+  /** The version of a job with these params, when some params keep an older version. */
+  versionOf?(params: Params): number;
+  /** Planner arguments -> the job's params (all `run` reads besides inputs) and its inputs. */
+  declare(args: Args): { params: Params; inputs: Record<string, string> };
+  /** Files outside the cache `run` reads, from the params alone: their content enters the key. */
+  sources?(params: Params): Record<string, SourceSpec>;
+  run(ctx: JobContext, params: Params): Promise<void>;
 }
 
-/** A job of `stage`: its id, the stage's kind and version, and what the stage says. */
-export function stageJob(
-  stage: { kind: string; version: number },
-  id: string,
-  job: Pick<Job, "params" | "inputs" | "run">,
-): Job {
-  return { id, kind: stage.kind, version: stage.version, ...job };
+export interface Stage<Args, Params> extends StageDefinition<Args, Params> {
+  /** The job `id` of this stage for planner arguments `args` (plain data, no code). */
+  job(id: string, args: Args): Job;
+  /** What the runner needs to execute a job of this kind. */
+  runner: StageRunner;
+}
+
+export function defineStage<Args, Params>(
+  definition: StageDefinition<Args, Params>,
+): Stage<Args, Params> {
+  const versionOf = (params: Params) => definition.versionOf?.(params) ?? definition.version;
+  return {
+    ...definition,
+    job(id, args) {
+      const { params, inputs } = definition.declare(args);
+      return {
+        id,
+        kind: definition.kind,
+        version: versionOf(params),
+        // Params are JSON by construction; planJobs checks it (canonicalJson rejects the rest).
+        params: params as unknown as JsonValue,
+        inputs,
+        sources: definition.sources?.(params) ?? {},
+      };
+    },
+    runner: {
+      kind: definition.kind,
+      versionOf: (params) => versionOf(params as Params),
+      run: (ctx, params) => definition.run(ctx, params as Params),
+    },
+  };
 }
 
 /** Where a dataset's images come from: a user's data root, or the synthetic-data artifact. */
@@ -37,23 +72,34 @@ export type DataSource =
   | { kind: "folder"; root: string }
   | { kind: "artifact"; jobId: string };
 
+/** The data part of a job's params: the data root, or null for the `data` input artifact. */
+export interface DataParams {
+  root: string | null;
+}
+
 /** The `data` input of a job reading images (only for the synthetic benchmark). */
 export function dataInputs(data: DataSource): Record<string, string> {
   return data.kind === "artifact" ? { data: data.jobId } : {};
 }
 
-/** Params describing the data source: the root path, or nothing (the input digest covers it). */
-export function dataParams(data: DataSource): JsonValue {
-  return data.kind === "folder" ? { root: data.root } : { root: "artifact:data" };
+export function dataParams(data: DataSource): DataParams {
+  return { root: data.kind === "folder" ? data.root : null };
+}
+
+/**
+ * The source a job reading `dataset` from a data root has: the dataset's own folder in its
+ * torchvision layout (every reader stays inside it), so editing one Food101 image reruns the
+ * Food101 jobs only.
+ */
+export function dataSources(data: DataParams, dataset: string): Record<string, SourceSpec> {
+  if (data.root === null) return {};
+  const root = data.root.replace(/\/+$/, "");
+  return { data: { path: `${root}/${mtilDataset(dataset).folder}`, depth: "tree" } };
 }
 
 /** The data root a running job reads images from. */
-export function dataRoot(ctx: JobContext): string {
-  const data = ctx.inputs.data;
-  if (data !== undefined) return `${data.dir}/mtil`;
-  const root = (ctx.params as { data?: { root?: string } }).data?.root;
-  if (typeof root !== "string") throw new Error(`${ctx.id}: no data root`);
-  return root;
+export function dataRoot(ctx: JobContext, data: DataParams): string {
+  return data.root ?? `${input(ctx, "data").dir}/mtil`;
 }
 
 /** `delta-01`, `delta-02`, ...: merge artifacts of tasks 1..t, in task order. */
@@ -91,6 +137,13 @@ export interface ModelDescriptor {
   weights: string;
   /** Folder of the tokenizer files. */
   tokenizer: string;
+  /**
+   * Content digests of a user's weights and tokenizer folders as the model job hashed them (null
+   * for folders inside the artifact): they make the model artifact's digest, and so every
+   * downstream key, follow the weights' content.
+   */
+  weightsDigest: string | null;
+  tokenizerDigest: string | null;
   imageSize: number;
   contextLength: number;
 }
@@ -155,11 +208,13 @@ export function releaseModelState(): void {
 
 const tokenizers = new Map<string, Promise<ClipTokenizer>>();
 
+/** The descriptor's tokenizer, loaded once per folder and content. */
 export function tokenizerFor(descriptor: ModelDescriptor): Promise<ClipTokenizer> {
-  let found = tokenizers.get(descriptor.tokenizer);
+  const key = `${descriptor.tokenizer}@${descriptor.tokenizerDigest ?? "artifact"}`;
+  let found = tokenizers.get(key);
   if (found === undefined) {
     found = loadTokenizer(descriptor.tokenizer);
-    tokenizers.set(descriptor.tokenizer, found);
+    tokenizers.set(key, found);
   }
   return found;
 }

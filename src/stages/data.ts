@@ -5,7 +5,7 @@
  */
 import { writeSyntheticMtil } from "../mtil/synthetic.ts";
 import type { MtilDataset } from "../mtil/benchmark.ts";
-import { type StageDefinition, stageJob } from "./common.ts";
+import { defineStage } from "./common.ts";
 
 export interface DataArgs {
   datasets: readonly string[];
@@ -15,24 +15,25 @@ export interface DataArgs {
   seed: number;
 }
 
-export const dataStage: StageDefinition<DataArgs> = {
+/** The args, datasets sorted: the same set gives the same job. */
+export type SyntheticDataParams = DataArgs & { datasets: string[] };
+
+export const dataStage = defineStage<DataArgs, SyntheticDataParams>({
   kind: "data",
   version: 1,
-  job(id, args) {
-    const datasets = [...args.datasets].sort();
-    return stageJob(this, id, {
-      params: { ...args, datasets },
-      inputs: {},
-      async run(ctx) {
-        ctx.log(`writing ${datasets.length} synthetic datasets (${args.classes} classes each)`);
-        await writeSyntheticMtil(`${ctx.outDir}/mtil`, {
-          seed: args.seed,
-          classesPerDataset: args.classes,
-          imagesPerClass: args.imagesPerClass,
-          size: args.size,
-          datasets: datasets as MtilDataset[],
-        });
-      },
+  declare(args) {
+    return { params: { ...args, datasets: [...args.datasets].sort() }, inputs: {} };
+  },
+  async run(ctx, params) {
+    ctx.log(
+      `writing ${params.datasets.length} synthetic datasets (${params.classes} classes each)`,
+    );
+    await writeSyntheticMtil(`${ctx.outDir}/mtil`, {
+      seed: params.seed,
+      classesPerDataset: params.classes,
+      imagesPerClass: params.imagesPerClass,
+      size: params.size,
+      datasets: params.datasets as MtilDataset[],
     });
   },
-};
+});

@@ -6,14 +6,7 @@
 import { npyToFloat32, readNpy } from "../io/npy.ts";
 import { evaluate } from "../mtil/evaluate.ts";
 import { readPrepared } from "../mtil/prepare.ts";
-import {
-  deltaInputs,
-  input,
-  modelState,
-  type StageDefinition,
-  stageJob,
-  writeJson,
-} from "./common.ts";
+import { defineStage, deltaInputs, input, modelState, writeJson } from "./common.ts";
 
 export interface EvaluateArgs {
   model: string;
@@ -33,46 +26,42 @@ export interface AccuracyRecord {
   perClassTotal: number[];
 }
 
-export const evaluateStage: StageDefinition<EvaluateArgs> = {
+export const evaluateStage = defineStage<EvaluateArgs, { batchSize: number }>({
   kind: "evaluate",
   version: 1,
-  job(id, args) {
-    return stageJob(this, id, {
-      params: { batchSize: args.batchSize },
-      inputs: {
-        model: args.model,
-        head: args.head,
-        prepared: args.prepared,
-        ...deltaInputs(args.deltas),
-      },
-      async run(ctx) {
-        const model = await modelState(ctx);
-        const prepared = await readPrepared(`${input(ctx, "prepared").dir}/images`);
-        const headPath = `${input(ctx, "head").dir}/head.npy`;
-        const head = npyToFloat32(await readNpy(headPath), headPath);
-        const accuracy = await evaluate(model, {
-          images: prepared.images,
-          labels: prepared.labels,
-          head,
-          batchSize: args.batchSize,
-          onProgress: (done: number, total: number) => ctx.progress(done, total, "images"),
-          signal: ctx.signal,
-        });
-        const record: AccuracyRecord = {
-          dataset: prepared.dataset,
-          top1: accuracy.top1,
-          correct: accuracy.correct,
-          total: accuracy.total,
-          perClassCorrect: Array.from(accuracy.perClassCorrect),
-          perClassTotal: Array.from(accuracy.perClassTotal),
-        };
-        await writeJson(ctx.outDir, "accuracy.json", record);
-        ctx.log(
-          `${prepared.dataset}: ${
-            accuracy.top1.toFixed(2)
-          }% (${accuracy.correct}/${accuracy.total})`,
-        );
-      },
+  declare: (args) => ({
+    params: { batchSize: args.batchSize },
+    inputs: {
+      model: args.model,
+      head: args.head,
+      prepared: args.prepared,
+      ...deltaInputs(args.deltas),
+    },
+  }),
+  async run(ctx, params) {
+    const model = await modelState(ctx);
+    const prepared = await readPrepared(`${input(ctx, "prepared").dir}/images`);
+    const headPath = `${input(ctx, "head").dir}/head.npy`;
+    const head = npyToFloat32(await readNpy(headPath), headPath);
+    const accuracy = await evaluate(model, {
+      images: prepared.images,
+      labels: prepared.labels,
+      head,
+      batchSize: params.batchSize,
+      onProgress: (done: number, total: number) => ctx.progress(done, total, "images"),
+      signal: ctx.signal,
     });
+    const record: AccuracyRecord = {
+      dataset: prepared.dataset,
+      top1: accuracy.top1,
+      correct: accuracy.correct,
+      total: accuracy.total,
+      perClassCorrect: Array.from(accuracy.perClassCorrect),
+      perClassTotal: Array.from(accuracy.perClassTotal),
+    };
+    await writeJson(ctx.outDir, "accuracy.json", record);
+    ctx.log(
+      `${prepared.dataset}: ${accuracy.top1.toFixed(2)}% (${accuracy.correct}/${accuracy.total})`,
+    );
   },
-};
+});

@@ -9,11 +9,12 @@
 import { buildFewShotSet, writeFewShotSet } from "../mtil/prepare.ts";
 import {
   dataInputs,
+  type DataParams,
   dataParams,
   dataRoot,
   type DataSource,
-  type StageDefinition,
-  stageJob,
+  dataSources,
+  defineStage,
 } from "./common.ts";
 
 export interface FewShotArgs {
@@ -25,19 +26,26 @@ export interface FewShotArgs {
   size: number;
 }
 
+export interface FewShotParams {
+  data: DataParams;
+  dataset: string;
+  shots: number;
+  seed: number;
+  size: number;
+}
+
 /**
  * Version of full-shot jobs: 2 since they store no images (version 1 stored the whole split,
- * augmented once). Few-shot jobs compute what they always did and keep the stage's version 1, so
- * existing 5-shot caches stay valid.
+ * augmented once). Few-shot jobs compute what they always did and keep the stage's version 1.
  */
 const FULL_SHOT_VERSION = 2;
 
-export const fewshotStage: StageDefinition<FewShotArgs> = {
+export const fewshotStage = defineStage<FewShotArgs, FewShotParams>({
   kind: "fewshot",
   version: 1,
-  job(id, args) {
-    const stage = args.shots === 0 ? { kind: this.kind, version: FULL_SHOT_VERSION } : this;
-    return stageJob(stage, id, {
+  versionOf: (params) => params.shots === 0 ? FULL_SHOT_VERSION : 1,
+  declare(args) {
+    return {
       params: {
         data: dataParams(args.data),
         dataset: args.dataset,
@@ -46,22 +54,23 @@ export const fewshotStage: StageDefinition<FewShotArgs> = {
         size: args.size,
       },
       inputs: dataInputs(args.data),
-      async run(ctx) {
-        const set = await buildFewShotSet(dataRoot(ctx), {
-          dataset: args.dataset,
-          shots: args.shots,
-          seed: args.seed,
-          size: args.size,
-          onProgress: (done, total) => ctx.progress(done, total, "images"),
-          signal: ctx.signal,
-        });
-        await writeFewShotSet(`${ctx.outDir}/images`, set);
-        ctx.log(
-          `${args.dataset}: ${set.labels.length} images (${args.shots || "all"} per class, ` +
-            `${set.classNames.length} classes)` +
-            (set.images === null ? ", listed only: training streams them from the data root" : ""),
-        );
-      },
-    });
+    };
   },
-};
+  sources: (params) => dataSources(params.data, params.dataset),
+  async run(ctx, params) {
+    const set = await buildFewShotSet(dataRoot(ctx, params.data), {
+      dataset: params.dataset,
+      shots: params.shots,
+      seed: params.seed,
+      size: params.size,
+      onProgress: (done, total) => ctx.progress(done, total, "images"),
+      signal: ctx.signal,
+    });
+    await writeFewShotSet(`${ctx.outDir}/images`, set);
+    ctx.log(
+      `${params.dataset}: ${set.labels.length} images (${params.shots || "all"} per class, ` +
+        `${set.classNames.length} classes)` +
+        (set.images === null ? ", listed only: training streams them from the data root" : ""),
+    );
+  },
+});

@@ -7,12 +7,11 @@ import { writeNpy } from "../io/npy.ts";
 import { zeroShotHead } from "../mtil/heads.ts";
 import { readImageSet } from "../mtil/prepare.ts";
 import {
+  defineStage,
   deltaInputs,
   input,
   modelDescriptor,
   modelState,
-  type StageDefinition,
-  stageJob,
   tokenizerFor,
 } from "./common.ts";
 
@@ -26,33 +25,38 @@ export interface HeadArgs {
   batchSize: number;
 }
 
-export const headStage: StageDefinition<HeadArgs> = {
+export interface HeadParams {
+  dataset: string;
+  templates: string[];
+  batchSize: number;
+}
+
+export const headStage = defineStage<HeadArgs, HeadParams>({
   kind: "head",
   version: 1,
-  job(id, args) {
-    return stageJob(this, id, {
-      params: { dataset: args.dataset, templates: args.templates, batchSize: args.batchSize },
-      inputs: { model: args.model, prepared: args.prepared, ...deltaInputs(args.deltas) },
-      async run(ctx) {
-        const descriptor = await modelDescriptor(ctx);
-        const tokenizer = await tokenizerFor(descriptor);
-        const model = await modelState(ctx);
-        const { set } = await readImageSet(`${input(ctx, "prepared").dir}/images`);
-        const head = await zeroShotHead(model, tokenizer, {
-          classNames: set.classNames,
-          templates: args.templates,
-          batchSize: args.batchSize,
-        });
-        const dim = model.arch.embedDim;
-        await writeNpy(`${ctx.outDir}/head.npy`, {
-          dtype: "float32",
-          shape: [set.classNames.length, dim],
-          data: head,
-        });
-        ctx.log(
-          `${args.dataset}: ${set.classNames.length} classes x ${args.templates.length} templates`,
-        );
-      },
+  declare: (args) => ({
+    params: { dataset: args.dataset, templates: args.templates, batchSize: args.batchSize },
+    inputs: { model: args.model, prepared: args.prepared, ...deltaInputs(args.deltas) },
+  }),
+  async run(ctx, params) {
+    const descriptor = await modelDescriptor(ctx);
+    const tokenizer = await tokenizerFor(descriptor);
+    const model = await modelState(ctx);
+    const { set } = await readImageSet(`${input(ctx, "prepared").dir}/images`);
+    const head = await zeroShotHead(model, tokenizer, {
+      classNames: set.classNames,
+      templates: params.templates,
+      batchSize: params.batchSize,
+      signal: ctx.signal,
     });
+    const dim = model.arch.embedDim;
+    await writeNpy(`${ctx.outDir}/head.npy`, {
+      dtype: "float32",
+      shape: [set.classNames.length, dim],
+      data: head,
+    });
+    ctx.log(
+      `${params.dataset}: ${set.classNames.length} classes x ${params.templates.length} templates`,
+    );
   },
-};
+});

@@ -5,35 +5,30 @@
  * merge artifacts of tasks 1..t, applied in order: W <- W + (alpha/r) B[:, top] A[top, :].
  */
 import { loadTaskDelta, saveTaskDelta } from "../method/delta_io.ts";
-import { input, type StageDefinition, stageJob, writeJson } from "./common.ts";
+import { defineStage, input, writeJson } from "./common.ts";
 
-export const mergeStage: StageDefinition<{ train: string }> = {
+export const mergeStage = defineStage<{ train: string }, Record<never, never>>({
   kind: "merge",
   version: 1,
-  job(id, args) {
-    return stageJob(this, id, {
-      params: {},
-      inputs: { train: args.train },
-      async run(ctx) {
-        const trained = await loadTaskDelta(`${input(ctx, "train").dir}/delta.safetensors`);
-        const merged = {
-          ...trained,
-          modules: trained.modules.map((module) => ({
-            ...module,
-            agoRows: new Float32Array(0),
-            router: null,
-          })),
-        };
-        await saveTaskDelta(`${ctx.outDir}/delta.safetensors`, merged);
-        const experts = merged.modules.reduce((sum, module) => sum + module.experts.length, 0);
-        await writeJson(ctx.outDir, "merge.json", {
-          task: merged.task,
-          modules: merged.modules.length,
-          mergedExperts: experts,
-          denseTensors: merged.dense.length,
-        });
-        ctx.log(`${merged.task}: ${experts} experts over ${merged.modules.length} modules merged`);
-      },
+  declare: (args) => ({ params: {}, inputs: { train: args.train } }),
+  async run(ctx) {
+    const trained = await loadTaskDelta(`${input(ctx, "train").dir}/delta.safetensors`);
+    const merged = {
+      ...trained,
+      modules: trained.modules.map((module) => ({
+        ...module,
+        agoRows: new Float32Array(0),
+        router: null,
+      })),
+    };
+    await saveTaskDelta(`${ctx.outDir}/delta.safetensors`, merged);
+    const experts = merged.modules.reduce((sum, module) => sum + module.experts.length, 0);
+    await writeJson(ctx.outDir, "merge.json", {
+      task: merged.task,
+      modules: merged.modules.length,
+      mergedExperts: experts,
+      denseTensors: merged.dense.length,
     });
+    ctx.log(`${merged.task}: ${experts} experts over ${merged.modules.length} modules merged`);
   },
-};
+});

@@ -1,4 +1,8 @@
-/** Every stage kind, by name. The planner builds jobs only through these definitions. */
+/**
+ * Every stage kind, by name. The planner builds jobs only through these definitions; the runner
+ * executes a job by looking its kind up in STAGE_RUNNERS.
+ */
+import type { StageRegistry } from "../cache/job.ts";
 import { dataStage } from "./data.ts";
 import { evaluateStage } from "./evaluate.ts";
 import { fewshotStage } from "./fewshot.ts";
@@ -23,5 +27,10 @@ export const STAGES = {
   report: reportStage,
 } as const;
 
-export type { DataSource, StageDefinition } from "./common.ts";
+/** The runner side of every stage, by kind. */
+export const STAGE_RUNNERS: StageRegistry = Object.fromEntries(
+  Object.values(STAGES).map((stage) => [stage.kind, stage.runner]),
+);
+
+export type { DataSource, Stage, StageDefinition } from "./common.ts";
 export { releaseModelState } from "./common.ts";

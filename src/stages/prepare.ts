@@ -1,16 +1,18 @@
 /**
  * Stage `prepare` (per dataset and split): decodes and preprocesses every image of a split once
  * (resize shortest side + centre crop to the model's image size, bicubic) into a uint8 tensor, so
- * the evaluation after every task never decodes an image again.
+ * the evaluation after every task never decodes an image again. Reads the dataset's folder under
+ * the data root (its source) or the synthetic `data` artifact.
  */
 import { prepareSplit, writePrepared } from "../mtil/prepare.ts";
 import {
   dataInputs,
+  type DataParams,
   dataParams,
   dataRoot,
   type DataSource,
-  type StageDefinition,
-  stageJob,
+  dataSources,
+  defineStage,
 } from "./common.ts";
 
 export interface PrepareArgs {
@@ -22,11 +24,19 @@ export interface PrepareArgs {
   limit: number | null;
 }
 
-export const prepareStage: StageDefinition<PrepareArgs> = {
+export interface PrepareParams {
+  data: DataParams;
+  dataset: string;
+  split: "train" | "test";
+  size: number;
+  limit: number | null;
+}
+
+export const prepareStage = defineStage<PrepareArgs, PrepareParams>({
   kind: "prepare",
   version: 1,
-  job(id, args) {
-    return stageJob(this, id, {
+  declare(args) {
+    return {
       params: {
         data: dataParams(args.data),
         dataset: args.dataset,
@@ -35,21 +45,21 @@ export const prepareStage: StageDefinition<PrepareArgs> = {
         limit: args.limit,
       },
       inputs: dataInputs(args.data),
-      async run(ctx) {
-        const imageSize = args.size;
-        const prepared = await prepareSplit(dataRoot(ctx), {
-          dataset: args.dataset,
-          split: args.split,
-          size: imageSize,
-          limit: args.limit ?? undefined,
-          onProgress: (done, total) => ctx.progress(done, total, "images"),
-          signal: ctx.signal,
-        });
-        ctx.log(
-          `${args.dataset} ${args.split}: ${prepared.labels.length} images at ${imageSize}px`,
-        );
-        await writePrepared(`${ctx.outDir}/images`, prepared);
-      },
-    });
+    };
   },
-};
+  sources: (params) => dataSources(params.data, params.dataset),
+  async run(ctx, params) {
+    const prepared = await prepareSplit(dataRoot(ctx, params.data), {
+      dataset: params.dataset,
+      split: params.split,
+      size: params.size,
+      limit: params.limit ?? undefined,
+      onProgress: (done, total) => ctx.progress(done, total, "images"),
+      signal: ctx.signal,
+    });
+    ctx.log(
+      `${params.dataset} ${params.split}: ${prepared.labels.length} images at ${params.size}px`,
+    );
+    await writePrepared(`${ctx.outDir}/images`, prepared);
+  },
+});

@@ -6,8 +6,7 @@
  * (`accuracy_matrix.svg`, `expert_activation.svg`) and the training curves (`training.json`).
  * The CLI copies this artifact to `results/<pipeline>/<run>/`.
  */
-import type { JsonValue } from "../cache/canonical_json.ts";
-import { sha256Hex } from "../cache/digest.ts";
+import type { JobContext, SourceSpec } from "../cache/job.ts";
 import { UserError } from "../errors.ts";
 import type { AccuracyMatrix } from "../mtil/matrix.ts";
 import { writeRunFolder } from "../mtil/matrix.ts";
@@ -15,8 +14,8 @@ import { computeMetrics, metricsToJson } from "../mtil/metrics.ts";
 import { accuracyMatrixSvg, expertActivationSvg, type TaskActivations } from "../mtil/plots.ts";
 import { loadReference, type ReferenceFile, referenceGroup } from "../mtil/reference.ts";
 import { renderTables, runTable, type TableFormat } from "../mtil/tables.ts";
-import type { Pipeline } from "../spec/types.ts";
-import { input, readJson, type StageDefinition, stageJob, writeJson } from "./common.ts";
+import type { Pipeline, PlotName, ReportFormat } from "../spec/types.ts";
+import { defineStage, input, readJson, writeJson } from "./common.ts";
 import type { AccuracyRecord } from "./evaluate.ts";
 
 export interface ReportArgs {
@@ -33,62 +32,73 @@ const FILE_OF_FORMAT: Record<string, [TableFormat, string]> = {
   latex: ["latex", "tables.tex"],
 };
 
-/** The reference file's digest, so editing its figures remakes the tables. */
-function referenceDigest(path: string | null): string | null {
-  if (path === null) return null;
-  try {
-    return sha256Hex(Deno.readTextFileSync(path));
-  } catch {
-    return "unreadable";
-  }
+/** What the report reads besides its inputs (the evaluations and trainings). */
+export interface ReportParams {
+  runName: string;
+  method: string;
+  orderName: string;
+  tasks: string[];
+  /** Picks the reference group to compare with (5-shot, full-shot). */
+  shots: number;
+  zeroShotRow: boolean;
+  formats: ReportFormat[];
+  plots: PlotName[];
+  /** The reference-figures file (a source: editing its figures remakes the tables), or null. */
+  reference: string | null;
 }
 
-function evaluationInput(key: string): string {
-  return `eval-${key.replace("/", "-")}`;
+function evaluationInput(state: number, dataset: string): string {
+  return `eval-${pad(state)}-${dataset}`;
 }
 
-export const reportStage: StageDefinition<ReportArgs> = {
+function trainInput(t: number): string {
+  return `train-${pad(t)}`;
+}
+
+function pad(index: number): string {
+  return String(index).padStart(2, "0");
+}
+
+export const reportStage = defineStage<ReportArgs, ReportParams>({
   kind: "report",
-  version: 1,
-  job(id, args) {
-    const { pipeline } = args;
-    const params: JsonValue = {
+  // 2: the reference file is a source; shots picks the reference group.
+  version: 2,
+  declare({ pipeline, evaluations, trains }) {
+    const inputs: Record<string, string> = {};
+    for (const [key, jobId] of Object.entries(evaluations)) {
+      const [state, dataset] = key.split("/");
+      inputs[evaluationInput(Number(state), dataset!)] = jobId;
+    }
+    trains.forEach((jobId, i) => inputs[trainInput(i + 1)] = jobId);
+    const params: ReportParams = {
       runName: pipeline.runName,
       method: pipeline.method.name,
       orderName: pipeline.benchmark.orderName,
-      tasks: pipeline.benchmark.tasks,
-      datasets: pipeline.evaluate.datasets,
-      everyTask: pipeline.evaluate.everyTask,
+      tasks: [...pipeline.benchmark.tasks],
+      shots: pipeline.benchmark.shots,
       zeroShotRow: pipeline.evaluate.zeroShotRow,
-      formats: pipeline.report.formats,
-      plots: pipeline.report.plots,
+      formats: [...pipeline.report.formats],
+      plots: [...pipeline.report.plots],
       reference: pipeline.report.reference,
-      referenceDigest: referenceDigest(pipeline.report.reference),
     };
-    const inputs: Record<string, string> = {};
-    for (const [key, jobId] of Object.entries(args.evaluations)) {
-      inputs[evaluationInput(key)] = jobId;
-    }
-    args.trains.forEach((jobId, i) => inputs[`train-${String(i + 1).padStart(2, "0")}`] = jobId);
-    return stageJob(this, id, {
-      params,
-      inputs,
-      run: (ctx) => writeReport(ctx, args),
-    });
+    return { params, inputs };
   },
-};
+  sources(params): Record<string, SourceSpec> {
+    return params.reference === null ? {} : { reference: { path: params.reference, depth: "top" } };
+  },
+  run: writeReport,
+});
 
 async function writeReport(
-  ctx: Parameters<ReturnType<typeof reportStage.job>["run"]>[0],
-  args: ReportArgs,
+  ctx: JobContext,
+  params: ReportParams,
 ): Promise<void> {
-  const { pipeline } = args;
-  const tasks = pipeline.benchmark.tasks;
-  const trained = args.trains.length > 0;
+  const tasks = params.tasks;
+  const trainCount = Object.keys(ctx.inputs).filter((name) => name.startsWith("train-")).length;
+  const trained = trainCount > 0;
   const accuracy = async (t: number, dataset: string): Promise<number | null> => {
     // The zero-shot method never trains: every row is the zero-shot model's.
-    const state = trained ? t : 0;
-    const name = evaluationInput(`${String(state).padStart(2, "0")}/${dataset}`);
+    const name = evaluationInput(trained ? t : 0, dataset);
     if (ctx.inputs[name] === undefined) return null;
     return (await readJson<AccuracyRecord>(input(ctx, name).dir, "accuracy.json")).top1;
   };
@@ -105,10 +115,10 @@ async function writeReport(
     zeroShot.every((v) => v !== null);
 
   const outputs: string[] = [];
-  const info = { method: pipeline.method.name, order: orderOf(pipeline), name: pipeline.runName };
+  const info = { method: params.method, order: orderOf(params), name: params.runName };
   if (complete) {
     const matrix: AccuracyMatrix = {
-      source: `${pipeline.runName} (accuracy matrix)`,
+      source: `${params.runName} (accuracy matrix)`,
       tasks: [...tasks],
       values: rows as number[][],
       zeroShot: zeroShot as number[],
@@ -118,26 +128,26 @@ async function writeReport(
     await writeJson(ctx.outDir, "metrics.json", metricsToJson(metrics));
     outputs.push("accuracy_matrix.csv", "run.json", "metrics.json");
 
-    const reference = pipeline.report.reference === null
+    const reference = params.reference === null
       ? undefined
-      : matchingGroup(await loadReference(pipeline.report.reference), pipeline);
+      : matchingGroup(await loadReference(params.reference), params);
     const table = runTable(
-      pipeline.evaluate.zeroShotRow ? matrix : { ...matrix, zeroShot: null },
+      params.zeroShotRow ? matrix : { ...matrix, zeroShot: null },
       {
-        rowName: pipeline.runName,
+        rowName: params.runName,
         metrics,
         reference,
         orderName: typeof info.order === "string" ? info.order : null,
       },
     );
-    for (const format of pipeline.report.formats) {
+    for (const format of params.formats) {
       const [tableFormat, file] = FILE_OF_FORMAT[format]!;
       await Deno.writeTextFile(`${ctx.outDir}/${file}`, renderTables(table, tableFormat));
       outputs.push(file);
     }
-    if (pipeline.report.plots.includes("accuracy-matrix")) {
+    if (params.plots.includes("accuracy-matrix")) {
       const svg = await accuracyMatrixSvg(matrix, {
-        title: `${pipeline.runName}: accuracy (%) after each task`,
+        title: `${params.runName}: accuracy (%) after each task`,
       });
       await Deno.writeTextFile(`${ctx.outDir}/accuracy_matrix.svg`, svg);
       outputs.push("accuracy_matrix.svg");
@@ -161,8 +171,8 @@ async function writeReport(
 
   const training: Record<string, unknown> = {};
   const activations: TaskActivations[] = [];
-  for (let t = 1; t <= args.trains.length; t++) {
-    const dir = input(ctx, `train-${String(t).padStart(2, "0")}`).dir;
+  for (let t = 1; t <= trainCount; t++) {
+    const dir = input(ctx, trainInput(t)).dir;
     const losses = await readJson<{ loss: number[]; ago: number[] }>(dir, "losses.json");
     training[tasks[t - 1]!] = {
       steps: losses.loss.length,
@@ -178,9 +188,9 @@ async function writeReport(
     outputs.push("training.json");
   }
   const hasCounts = activations.some((perModule) => Object.keys(perModule).length > 0);
-  if (pipeline.report.plots.includes("expert-activation") && hasCounts) {
+  if (params.plots.includes("expert-activation") && hasCounts) {
     const svg = await expertActivationSvg(tasks.slice(0, activations.length), activations, {
-      title: `${pipeline.runName}: expert activations per task`,
+      title: `${params.runName}: expert activations per task`,
     });
     await Deno.writeTextFile(`${ctx.outDir}/expert_activation.svg`, svg);
     outputs.push("expert_activation.svg");
@@ -188,9 +198,9 @@ async function writeReport(
   ctx.log(`wrote ${outputs.join(", ")}`);
 }
 
-function orderOf(pipeline: Pipeline): "I" | "II" | string[] {
-  const name = pipeline.benchmark.orderName;
-  const tasks = pipeline.benchmark.tasks;
+function orderOf(params: ReportParams): "I" | "II" | string[] {
+  const name = params.orderName;
+  const tasks = params.tasks;
   return (name === "I" || name === "II") && tasks.length === 11 ? name : [...tasks];
 }
 
@@ -199,11 +209,10 @@ function orderOf(pipeline: Pipeline): "I" | "II" | string[] {
  * file's default group: a full-shot Order I run is compared with ZSCL's full-shot figures, the
  * paper's setting with the paper's Table 1 slot.
  */
-function matchingGroup(file: ReferenceFile, pipeline: Pipeline) {
-  const shots = pipeline.benchmark.shots;
-  const setting = shots === 0 ? "full-shot" : `${shots}-shot`;
+function matchingGroup(file: ReferenceFile, params: ReportParams) {
+  const setting = params.shots === 0 ? "full-shot" : `${params.shots}-shot`;
   const found = file.groups.find((group) =>
-    group.setting === setting && group.order === pipeline.benchmark.orderName
+    group.setting === setting && group.order === params.orderName
   );
   return found ?? referenceGroup(file);
 }

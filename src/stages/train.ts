@@ -12,7 +12,6 @@
  * params and inputs.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { JsonValue } from "../cache/canonical_json.ts";
 import { normalizeUint8 } from "../io/image.ts";
 import type { MethodConfig } from "../method/config.ts";
 import { loadTaskDelta, saveTaskDelta } from "../method/delta_io.ts";
@@ -22,32 +21,24 @@ import { readImageSet } from "../mtil/prepare.ts";
 import { openStreamedImages } from "../mtil/stream.ts";
 import {
   dataInputs,
+  type DataParams,
   dataParams,
   dataRoot,
   type DataSource,
+  dataSources,
+  defineStage,
   deltaInputs,
   input,
   modelDescriptor,
   modelState,
-  type StageDefinition,
-  stageJob,
   tokenizerFor,
   writeJson,
 } from "./common.ts";
 
-export interface TrainArgs {
-  model: string;
-  /** Merge jobs of the earlier tasks, in order: the model state this task starts from. */
-  deltas: string[];
-  /** The orthogonalize job holding the AGO bank after the previous task, or null (task 1). */
-  bank: string | null;
-  fewshot: string;
-  /**
-   * Where a full-shot set's images are read from (its fewshot artifact lists them without
-   * pixels); null for a few-shot set, whose job then does not depend on the data root.
-   */
-  data: DataSource | null;
+/** The training settings of a task: all a train job reads besides its inputs. */
+export interface TrainSettings {
   method: MethodConfig;
+  /** The task's dataset. */
   task: string;
   template: string;
   steps: number;
@@ -61,6 +52,23 @@ export interface TrainArgs {
   seed: number;
 }
 
+export interface TrainArgs extends TrainSettings {
+  model: string;
+  /** Merge jobs of the earlier tasks, in order: the model state this task starts from. */
+  deltas: string[];
+  /** The orthogonalize job holding the AGO bank after the previous task, or null (task 1). */
+  bank: string | null;
+  fewshot: string;
+  /**
+   * Where a full-shot set's images are read from (its fewshot artifact lists them without
+   * pixels); null for a few-shot set, whose job then does not depend on the data root.
+   */
+  data: DataSource | null;
+}
+
+/** The settings, and for a full-shot task where its images are streamed from. */
+export type TrainParams = TrainSettings & { data?: DataParams };
+
 /** uint8 [N, s, s, 3] -> normalised float [N, 3, s, s]. */
 export function pixelsTensor(images: Uint8Array, count: number, size: number): tf.Tensor4D {
   const plane = size * size * 3;
@@ -71,100 +79,92 @@ export function pixelsTensor(images: Uint8Array, count: number, size: number): t
   return tf.tensor4d(out, [count, 3, size, size]);
 }
 
-export const trainStage: StageDefinition<TrainArgs> = {
+export const trainStage = defineStage<TrainArgs, TrainParams>({
   kind: "train",
   // 2: the AGO term's gradient is sign(x), 0 at x = 0 (torch's), not tf.abs's -1: tasks after
   // the first train differently with the same params, so results of version 1 are stale.
   version: 2,
-  job(id, args) {
-    const {
-      model: _model,
-      deltas: _deltas,
-      bank: _bank,
-      fewshot: _fewshot,
-      data: _data,
-      ...settings
-    } = args;
-    const streamed = args.data === null ? {} : { data: dataParams(args.data) };
-    return stageJob(this, id, {
-      params: { ...settings, ...streamed } as unknown as JsonValue,
+  declare(args) {
+    const { model, deltas, bank, fewshot, data, ...settings } = args;
+    return {
+      params: data === null ? settings : { ...settings, data: dataParams(data) },
       inputs: {
-        model: args.model,
-        fewshot: args.fewshot,
-        ...deltaInputs(args.deltas),
-        ...(args.bank === null ? {} : { bank: args.bank }),
-        ...(args.data === null ? {} : dataInputs(args.data)),
+        model,
+        fewshot,
+        ...deltaInputs(deltas),
+        ...(bank === null ? {} : { bank }),
+        ...(data === null ? {} : dataInputs(data)),
       },
-      async run(ctx) {
-        const descriptor = await modelDescriptor(ctx);
-        const tokenizer = await tokenizerFor(descriptor);
-        const model = await modelState(ctx);
-        const { set, extra } = await readImageSet(`${input(ctx, "fewshot").dir}/images`);
-        const history: TaskDelta[] = ctx.inputs.bank === undefined
-          ? []
-          : [await loadTaskDelta(`${input(ctx, "bank").dir}/bank.safetensors`)];
-        let images: TrainingImages;
-        let pixels: tf.Tensor4D | null = null;
-        if (set.images !== null) {
-          pixels = pixelsTensor(set.images, set.labels.length, set.size);
-          images = { pixels, labels: set.labels, classNames: set.classNames };
-        } else {
-          if (args.data === null || typeof extra.seed !== "number") {
-            throw new Error(`${ctx.id}: the few-shot set holds no images and no way to read them`);
-          }
-          images = await openStreamedImages(dataRoot(ctx), {
-            dataset: set.dataset,
-            sampleIndices: set.sampleIndices,
-            expectedLabels: set.labels,
-            size: set.size,
-            seed: extra.seed,
-            signal: ctx.signal,
-          });
-        }
-        let result;
-        try {
-          ctx.log(
-            `${args.task}: ${set.labels.length} images` +
-              (pixels === null ? " (streamed, cropped anew every epoch)" : "") +
-              `, ${set.classNames.length} classes, ${args.steps} steps, lr ${args.lr}, ` +
-              `template "${args.template}"`,
-          );
-          result = await trainTask(model, images, {
-            method: args.method,
-            task: args.task,
-            template: args.template,
-            tokenize: (texts) =>
-              tokenizer.tokenize(texts, { contextLength: descriptor.contextLength }),
-            steps: args.steps,
-            iterations: args.iterations,
-            batchSize: args.batchSize,
-            lr: args.lr,
-            minLr: args.minLr,
-            schedule: args.schedule,
-            weightDecay: args.weightDecay,
-            betas: args.betas,
-            seed: args.seed,
-            history,
-            onProgress: (step, total, loss) => ctx.progress(step, total, `loss ${loss.toFixed(4)}`),
-            signal: ctx.signal,
-          });
-        } finally {
-          pixels?.dispose();
-        }
-        const { delta, losses, agoLosses } = result;
-        await saveTaskDelta(`${ctx.outDir}/delta.safetensors`, delta);
-        await writeJson(ctx.outDir, "losses.json", { loss: losses, ago: agoLosses });
-        await writeJson(
-          ctx.outDir,
-          "activations.json",
-          Object.fromEntries(delta.modules.map((m) => [m.name, Array.from(m.counts)])),
-        );
-        const first = losses[0];
-        const last = losses[losses.length - 1];
-        if (first !== undefined && last !== undefined) {
-          ctx.log(`${args.task}: loss ${first.toFixed(4)} -> ${last.toFixed(4)}`);
-        }
-      },
-    });
+    };
   },
-};
+  sources: (params) => params.data === undefined ? {} : dataSources(params.data, params.task),
+  async run(ctx, params) {
+    const descriptor = await modelDescriptor(ctx);
+    const tokenizer = await tokenizerFor(descriptor);
+    const model = await modelState(ctx);
+    const { set, extra } = await readImageSet(`${input(ctx, "fewshot").dir}/images`);
+    const history: TaskDelta[] = ctx.inputs.bank === undefined
+      ? []
+      : [await loadTaskDelta(`${input(ctx, "bank").dir}/bank.safetensors`)];
+    let images: TrainingImages;
+    let pixels: tf.Tensor4D | null = null;
+    if (set.images !== null) {
+      pixels = pixelsTensor(set.images, set.labels.length, set.size);
+      images = { pixels, labels: set.labels, classNames: set.classNames };
+    } else {
+      if (params.data === undefined || typeof extra.seed !== "number") {
+        throw new Error(`${ctx.id}: the few-shot set holds no images and no way to read them`);
+      }
+      images = await openStreamedImages(dataRoot(ctx, params.data), {
+        dataset: set.dataset,
+        sampleIndices: set.sampleIndices,
+        expectedLabels: set.labels,
+        size: set.size,
+        seed: extra.seed,
+        signal: ctx.signal,
+      });
+    }
+    let result;
+    try {
+      ctx.log(
+        `${params.task}: ${set.labels.length} images` +
+          (pixels === null ? " (streamed, cropped anew every epoch)" : "") +
+          `, ${set.classNames.length} classes, ${params.steps} steps, lr ${params.lr}, ` +
+          `template "${params.template}"`,
+      );
+      result = await trainTask(model, images, {
+        method: params.method,
+        task: params.task,
+        template: params.template,
+        tokenize: (texts) => tokenizer.tokenize(texts, { contextLength: descriptor.contextLength }),
+        steps: params.steps,
+        iterations: params.iterations,
+        batchSize: params.batchSize,
+        lr: params.lr,
+        minLr: params.minLr,
+        schedule: params.schedule,
+        weightDecay: params.weightDecay,
+        betas: params.betas,
+        seed: params.seed,
+        history,
+        onProgress: (step, total, loss) => ctx.progress(step, total, `loss ${loss.toFixed(4)}`),
+        signal: ctx.signal,
+      });
+    } finally {
+      pixels?.dispose();
+    }
+    const { delta, losses, agoLosses } = result;
+    await saveTaskDelta(`${ctx.outDir}/delta.safetensors`, delta);
+    await writeJson(ctx.outDir, "losses.json", { loss: losses, ago: agoLosses });
+    await writeJson(
+      ctx.outDir,
+      "activations.json",
+      Object.fromEntries(delta.modules.map((m) => [m.name, Array.from(m.counts)])),
+    );
+    const first = losses[0];
+    const last = losses[losses.length - 1];
+    if (first !== undefined && last !== undefined) {
+      ctx.log(`${params.task}: loss ${first.toFixed(4)} -> ${last.toFixed(4)}`);
+    }
+  },
+});

@@ -1,0 +1,169 @@
+/**
+ * Computing one job whose key is known, the same way for a pipeline run and for a job executed
+ * from its record (another process, another machine): take the key's lock (waiting while another
+ * process computes it, then using its artifact), look again, write the job record, run the stage
+ * into a temporary folder, check the sources did not change while it read them, and commit the
+ * folder as the key's artifact, replacing whatever was there (a corrupt artifact, or the previous
+ * output of a forced job).
+ */
+import type { InputArtifact, Job, JobContext, SourceInput, StageRunner } from "../cache/job.ts";
+import type { KeyMaterial } from "../cache/key.ts";
+import type { HolderInfo } from "../cache/lock.ts";
+import { writeRecord } from "../cache/record.ts";
+import type { Artifact, CacheStore, PendingArtifact, Verification } from "../cache/store.ts";
+import { UserError } from "../errors.ts";
+import { isEnvironmentError, isOutOfSpace, JobFailed, RunInterrupted } from "./errors.ts";
+
+/** An input artifact with the key it is stored under. */
+export type ResolvedInput = InputArtifact & { key: string; job: string };
+
+export interface ComputeRequest {
+  store: CacheStore;
+  stage: StageRunner;
+  job: Job;
+  key: string;
+  material: KeyMaterial;
+  inputs: Record<string, ResolvedInput>;
+  sources: Record<string, SourceInput>;
+  /** Run even when a valid artifact exists; the new output replaces it. */
+  forced: boolean;
+  verify: Verification;
+  signal?: AbortSignal;
+  backend?: string;
+  progress(done: number, total: number, note?: string): void;
+  log(line: string): void;
+  /** Told once when another process holds the key's lock and this one waits for it. */
+  waiting?(holder: HolderInfo): void;
+}
+
+export interface Computed {
+  artifact: Artifact;
+  /** False when another process computed it while this one waited for the lock. */
+  computed: boolean;
+}
+
+export async function computeJob(request: ComputeRequest): Promise<Computed> {
+  const { store, job, key, forced, signal } = request;
+  let lock;
+  try {
+    lock = await store.locks.acquire(key, job.id, { signal, onWait: request.waiting });
+  } catch (error) {
+    if (signal?.aborted) throw new RunInterrupted(job.id, signal.reason);
+    throw error;
+  }
+  try {
+    if (!forced) {
+      const lookup = await store.lookup(key, { verify: request.verify });
+      if (lookup.found) return { artifact: lookup.artifact, computed: false };
+    }
+    await writeRecord(store, {
+      key,
+      id: job.id,
+      kind: job.kind,
+      version: job.version,
+      params: job.params,
+      inputs: Object.fromEntries(
+        Object.entries(request.inputs).map(([name, input]) => [
+          name,
+          { job: input.job, key: input.key, digest: input.digest },
+        ]),
+      ),
+      sources: Object.fromEntries(
+        Object.entries(job.sources).map(([name, spec]) => [
+          name,
+          { ...spec, digest: request.sources[name]!.digest },
+        ]),
+      ),
+    });
+    const artifact = await execute(request);
+    await store.writeIndex({
+      kind: job.kind,
+      jobId: job.id,
+      key,
+      version: job.version,
+      params: job.params,
+      inputs: request.material.inputs,
+      sources: request.material.sources,
+      digest: artifact.manifest.digest,
+    });
+    return { artifact, computed: true };
+  } finally {
+    await store.locks.release(lock);
+  }
+}
+
+async function execute(request: ComputeRequest): Promise<Artifact> {
+  const { store, stage, job, key, signal } = request;
+  const pending = await store.beginArtifact(key);
+  const abort = new AbortController();
+  const forward = () => abort.abort(signal?.reason);
+  if (signal?.aborted) forward();
+  signal?.addEventListener("abort", forward, { once: true });
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const ctx: JobContext = {
+    id: job.id,
+    inputs: request.inputs,
+    sources: request.sources,
+    outDir: pending.dataDir,
+    signal: abort.signal,
+    progress: request.progress,
+    log: (line) => {
+      Deno.writeTextFileSync(pending.logPath, `${line}\n`, { append: true });
+      request.log(line);
+    },
+  };
+  try {
+    await stage.run(ctx, job.params);
+    if (abort.signal.aborted) throw abort.signal.reason;
+    await checkSourcesUnchanged(request);
+    return await store.commitArtifact(pending, {
+      kind: job.kind,
+      jobId: job.id,
+      version: job.version,
+      params: job.params,
+      inputs: request.material.inputs,
+      sources: request.material.sources,
+      timings: { startedAt: startedAt.toISOString(), seconds: (performance.now() - t0) / 1000 },
+      backend: request.backend ?? null,
+    });
+  } catch (error) {
+    await store.discardArtifact(pending).catch(() => {});
+    throw jobError(job, error, { aborted: abort.signal, pending });
+  } finally {
+    signal?.removeEventListener("abort", forward);
+  }
+}
+
+/**
+ * A source rewritten while the job read it would give an artifact its key does not describe:
+ * such output is discarded.
+ */
+async function checkSourcesUnchanged(request: ComputeRequest): Promise<void> {
+  for (const [name, spec] of Object.entries(request.job.sources)) {
+    const now = await request.store.sources.digest(spec, { fresh: true });
+    if (now.digest !== request.sources[name]?.digest) {
+      throw new UserError(
+        `${spec.path} changed while the job read it (its ${name} source); run again`,
+      );
+    }
+  }
+}
+
+/** The error a failed job reports: one line naming the job (and the folder, for a full disk). */
+function jobError(
+  job: Job,
+  error: unknown,
+  context: { aborted: AbortSignal; pending: PendingArtifact },
+): Error {
+  if (context.aborted.aborted) return new RunInterrupted(job.id, context.aborted.reason);
+  if (error instanceof UserError) {
+    return new UserError(`${job.id}: ${error.message}`, { exitCode: error.exitCode, cause: error });
+  }
+  if (isEnvironmentError(error)) {
+    // A full disk or quota names no file when a write fails: say where the job was writing.
+    const where = isOutOfSpace(error) ? ` (writing its output in ${context.pending.tmpDir})` : "";
+    return new UserError(`${job.id}: ${error.message}${where}`, { cause: error });
+  }
+  return new JobFailed(job.id, error);
+}

@@ -1,0 +1,105 @@
+/**
+ * Executing one job from its record alone (`<cache>/jobs/<key>.json`), as a worker process given
+ * only a key does: the record names the stage kind, version and params, the keys and digests of
+ * its input artifacts and its sources with their digests. The inputs must be in the cache and
+ * verify; the sources must still have the recorded content; the stage registry supplies `run`.
+ * The artifact then lands under the same key as if the pipeline run had computed it.
+ */
+import type { Job, SourceInput, StageRegistry } from "../cache/job.ts";
+import { readRecord, recordMaterial } from "../cache/record.ts";
+import type { CacheStore, Verification } from "../cache/store.ts";
+import { UserError } from "../errors.ts";
+import { computeJob, type ResolvedInput } from "./execute.ts";
+import type { JobResult } from "./types.ts";
+
+export interface RecordedJobOptions {
+  stages: StageRegistry;
+  /** Run even when the artifact exists (its new output replaces it). */
+  force?: boolean;
+  verify?: Verification;
+  signal?: AbortSignal;
+  backend?: string;
+  progress?: (done: number, total: number, note?: string) => void;
+  log?: (line: string) => void;
+}
+
+export async function runRecordedJob(
+  store: CacheStore,
+  key: string,
+  options: RecordedJobOptions,
+): Promise<JobResult> {
+  const t0 = performance.now();
+  const record = await readRecord(store, key);
+  const stage = options.stages[record.kind];
+  if (stage === undefined) {
+    throw new UserError(`Job ${record.id} (${key}): no stage of kind "${record.kind}" here`);
+  }
+  const version = stage.versionOf(record.params);
+  if (version !== record.version) {
+    throw new UserError(
+      `Job ${record.id}: recorded with ${record.kind} version ${record.version}, this code has ` +
+        `${version}: plan the pipeline again`,
+    );
+  }
+  const verify = options.verify ?? "stamp";
+  const inputs: Record<string, ResolvedInput> = {};
+  for (const [name, entry] of Object.entries(record.inputs)) {
+    const lookup = await store.lookup(entry.key, { verify });
+    if (!lookup.found || lookup.artifact.manifest.digest !== entry.digest) {
+      const why = lookup.found ? "holds other content" : (lookup.problem ?? "is missing");
+      throw new UserError(
+        `Job ${record.id}: input ${name} (${entry.job}, artifact ${entry.key}) ${why}; ` +
+          `run ${entry.job} first`,
+      );
+    }
+    const { dir, manifest } = lookup.artifact;
+    inputs[name] = { dir, digest: entry.digest, manifest, key: entry.key, job: entry.job };
+  }
+  const sources: Record<string, SourceInput> = {};
+  for (const [name, entry] of Object.entries(record.sources)) {
+    const now = await store.sources.digest(entry, { fresh: true });
+    if (now.digest !== entry.digest) {
+      throw new UserError(
+        `Job ${record.id}: ${entry.path} (its ${name} source) changed since the job was ` +
+          `planned; plan the pipeline again`,
+      );
+    }
+    sources[name] = { path: entry.path, digest: entry.digest };
+  }
+  await store.sources.save();
+  const job: Job = {
+    id: record.id,
+    kind: record.kind,
+    version: record.version,
+    params: record.params,
+    inputs: Object.fromEntries(Object.entries(record.inputs).map(([n, e]) => [n, e.job])),
+    sources: Object.fromEntries(
+      Object.entries(record.sources).map(([name, { path, depth }]) => [name, { path, depth }]),
+    ),
+  };
+  const { artifact, computed } = await computeJob({
+    store,
+    stage,
+    job,
+    key,
+    material: recordMaterial(record),
+    inputs,
+    sources,
+    forced: options.force ?? false,
+    verify,
+    signal: options.signal,
+    backend: options.backend,
+    progress: options.progress ?? (() => {}),
+    log: options.log ?? (() => {}),
+  });
+  return {
+    id: record.id,
+    kind: record.kind,
+    status: computed ? "ran" : "cached",
+    key,
+    digest: artifact.manifest.digest,
+    dir: artifact.dir,
+    seconds: (performance.now() - t0) / 1000,
+    runSeconds: artifact.manifest.timings.seconds,
+  };
+}
