@@ -2,25 +2,59 @@
  * What must not outlive this process if it is made to exit at once (a second Ctrl-C): temporary
  * artifact folders, the locks it holds, its run registration. Each is registered while it exists
  * and removed synchronously by `cleanUpNow()` just before such an exit; a normal end removes them
- * itself. A SIGKILL runs nothing: `cache gc` and the next run find those leftovers by their
- * owner's pid and host.
+ * itself. The registrations are plain data, so the signal watcher (a worker, see
+ * runner/signals.ts) can remove them too when the main thread is stuck in a long computation.
+ * A SIGKILL runs nothing: `cache gc` and the next run find those leftovers by their owner's pid
+ * and host.
  */
-const pending = new Set<() => void>();
 
-/** Registers `remove` (synchronous, must not throw); returns the function that unregisters it. */
-export function onAbruptExit(remove: () => void): () => void {
-  pending.add(remove);
-  return () => pending.delete(remove);
+export type Leftover =
+  /** A folder (or file) removed with everything in it. */
+  | { kind: "tree"; path: string }
+  /** A lock or registration file, removed only while it still names this holder. */
+  | { kind: "owned"; path: string; nonce: string };
+
+const pending = new Set<Leftover>();
+const watchers = new Set<(leftovers: Leftover[]) => void>();
+
+function changed(): void {
+  const now = [...pending];
+  for (const watch of watchers) watch(now);
 }
 
-/** Runs and clears every registered removal. */
+/** Registers a leftover to remove on an abrupt exit; returns the function that unregisters it. */
+export function onAbruptExit(leftover: Leftover): () => void {
+  pending.add(leftover);
+  changed();
+  return () => {
+    if (pending.delete(leftover)) changed();
+  };
+}
+
+/** Calls `watch` with the current registrations now and after every change; returns `stop`. */
+export function watchLeftovers(watch: (leftovers: Leftover[]) => void): () => void {
+  watchers.add(watch);
+  watch([...pending]);
+  return () => watchers.delete(watch);
+}
+
+/** Removes every registered leftover now (synchronously) and forgets them. */
 export function cleanUpNow(): void {
-  for (const remove of [...pending]) {
+  removeLeftovers([...pending]);
+  pending.clear();
+}
+
+/** Removes `leftovers` synchronously; best effort (what is left, `cache gc` finds). */
+export function removeLeftovers(leftovers: readonly Leftover[]): void {
+  for (const leftover of leftovers) {
     try {
-      remove();
+      if (leftover.kind === "tree") {
+        Deno.removeSync(leftover.path, { recursive: true });
+      } else if (Deno.readTextFileSync(leftover.path).includes(leftover.nonce)) {
+        Deno.removeSync(leftover.path);
+      }
     } catch {
-      // Best effort: whatever is left is found by `cache gc`.
+      // Already gone, or not ours any more.
     }
   }
-  pending.clear();
 }

@@ -74,7 +74,8 @@ function stopBeating(beat: Heartbeat): void {
   }
 }
 
-function beatAll(): void {
+/** Rewrites every held lock and registration now (the timer does it every HEARTBEAT_MS). */
+export function beatAll(): void {
   for (const beat of beating) {
     try {
       // Same bytes at offset 0: the content never changes, the mtime does (on the server).
@@ -258,9 +259,7 @@ export class Locks {
   private hold(key: string, path: string, holder: HolderInfo, bytes: Uint8Array): HeldLock {
     const beat: Heartbeat = { path, bytes, lost: false };
     startBeating(beat);
-    const unregister = onAbruptExit(() => {
-      if (readHolderSync(path)?.nonce === holder.nonce) Deno.removeSync(path);
-    });
+    const unregister = onAbruptExit({ kind: "owned", path, nonce: holder.nonce });
     const lock: InternalLock = {
       key,
       path,
@@ -284,14 +283,6 @@ interface InternalLock extends HeldLock {
 async function readHolder(path: string): Promise<HolderInfo | null> {
   try {
     return parseHolder(await Deno.readTextFile(path));
-  } catch {
-    return null;
-  }
-}
-
-function readHolderSync(path: string): HolderInfo | null {
-  try {
-    return parseHolder(Deno.readTextFileSync(path));
   } catch {
     return null;
   }
@@ -330,7 +321,7 @@ export class RunLease {
     this.path = path;
     this.beat = { path, bytes, lost: false };
     startBeating(this.beat);
-    this.unregister = onAbruptExit(() => Deno.removeSync(path));
+    this.unregister = onAbruptExit({ kind: "tree", path });
   }
 
   static async open(dir: string, what: string): Promise<RunLease> {

@@ -11,6 +11,7 @@
  */
 import { join, relative, sep } from "node:path";
 import { UserError } from "../errors.ts";
+import { yieldToEventLoop } from "../io/event_loop.ts";
 import { canonicalJson } from "./canonical_json.ts";
 import { sha256File, sha256Hex } from "./digest.ts";
 import type { SourceSpec } from "./job.ts";
@@ -241,9 +242,4 @@ async function hashFile(path: string, stamp: FileStamp): Promise<string> {
   } catch (error) {
     throw new UserError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
   }
-}
-
-/** Lets signal handlers and timers run during a long synchronous scan. */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resume) => setTimeout(resume, 0));
 }

@@ -222,7 +222,7 @@ export class CacheStore {
     await Deno.mkdir(dataDir, { recursive: true });
     const logPath = join(tmpDir, "log.txt");
     await Deno.writeTextFile(logPath, "");
-    const release = onAbruptExit(() => Deno.removeSync(tmpDir, { recursive: true }));
+    const release = onAbruptExit({ kind: "tree", path: tmpDir });
     return { key, tmpDir, dataDir, logPath, release };
   }
 
@@ -273,7 +273,7 @@ export class CacheStore {
         if (!(await exists(root))) throw error;
       }
       const aside = `${tmpDir}-old`;
-      const unregister = onAbruptExit(() => Deno.removeSync(aside, { recursive: true }));
+      const unregister = onAbruptExit({ kind: "tree", path: aside });
       try {
         await Deno.rename(root, aside);
         await Deno.rename(tmpDir, root);

@@ -34,8 +34,6 @@ export async function main(args: string[]): Promise<number> {
     console.error(`--backend ${flags.backend}: unknown backend\n${USAGE}`);
     return 2;
   }
-  const compiled = await compilePipeline(flags);
-  const resultsRoot = resolve(flags.results ?? Deno.env.get("RANKONE_RESULTS") ?? "results");
   const interrupt = interruptOnSignals({
     onFirst: (interruption) =>
       console.error(
@@ -43,9 +41,13 @@ export async function main(args: string[]): Promise<number> {
           `${interruption.signal === "SIGINT" ? "Ctrl-C" : "SIGTERM"} again exits at once`,
       ),
   });
-  const store = await CacheStore.open();
-  const lease = await store.openLease(compiled.graphs[0]!.pipeline.name);
+  let lease;
   try {
+    const compiled = await compilePipeline(flags);
+    const resultsRoot = resolve(flags.results ?? Deno.env.get("RANKONE_RESULTS") ?? "results");
+    await interrupt.ready;
+    const store = await CacheStore.open();
+    lease = await store.openLease(compiled.graphs[0]!.pipeline.name);
     const { graphs, plan } = await planPipeline(compiled, flags, {
       store,
       lease,
@@ -73,7 +75,7 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     interrupt.dispose();
     releaseModelState();
-    await lease.close();
+    await lease?.close();
   }
 }
 

@@ -9,6 +9,7 @@
  * - the backbone and logit_scale frozen (except for full fine-tuning).
  * The model passed in is not modified: the result's `delta` is merged by `applyTaskDelta`.
  */
+import { yieldToEventLoop } from "../io/event_loop.ts";
 import * as tf from "@tensorflow/tfjs";
 import {
   type ClipModel,
@@ -266,6 +267,8 @@ export async function trainTask(
   try {
     meter.start();
     for (let step = 0; step < options.steps; step++) {
+      // A step's awaits may all resolve at once (cpu, wasm): give Ctrl-C a turn to be seen.
+      await yieldToEventLoop();
       options.signal?.throwIfAborted();
       if (step % batchesPerEpoch === 0) {
         order = shuffleRng.shuffle(Array.from({ length: count }, (_, i) => i));

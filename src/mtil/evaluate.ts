@@ -8,6 +8,7 @@
  * Images come from memory or, batch by batch, from a source such as `PreparedSplitReader`: the
  * next batch is read while the current one is encoded, and at most two batches are held.
  */
+import { yieldToEventLoop } from "../io/event_loop.ts";
 import * as tf from "@tensorflow/tfjs";
 import { type ClipEncoder, openEncoder } from "../clip/encoder.ts";
 import type { ClipModel, EncodeOptions } from "../clip/model.ts";
@@ -259,6 +260,7 @@ export async function evaluate(
   let next = count > 0 ? read(0) : null;
   try {
     for (let start = 0; start < count; start += batchSize) {
+      await yieldToEventLoop(); // lets a Ctrl-C be seen between batches on every engine
       options.signal?.throwIfAborted();
       const end = Math.min(start + batchSize, count);
       const pixels = await next!; // [B, 3, size, size]

@@ -4,6 +4,7 @@
  * and the mean renormalised. Row c of the head is class c's unit vector; logits are
  * `100 * normalised image feature · headᵀ`.
  */
+import { yieldToEventLoop } from "../io/event_loop.ts";
 import * as tf from "@tensorflow/tfjs";
 import { type ClipEncoder, openEncoder } from "../clip/encoder.ts";
 import type { ClipModel, EncodeOptions } from "../clip/model.ts";
@@ -92,6 +93,7 @@ export async function zeroShotHead(
   const texts = classNames.flatMap((name) => templates.map((t) => fillTemplate(t, name)));
   const sums = new Float64Array(classNames.length * dim); // [classes, dim]
   for (let start = 0; start < texts.length; start += batchSize) {
+    await yieldToEventLoop(); // lets a Ctrl-C be seen between batches on every backend
     options.signal?.throwIfAborted();
     const batch = texts.slice(start, start + batchSize);
     const ids = tokenizer.tokenize(batch, { contextLength }); // [batch, context]

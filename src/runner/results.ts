@@ -26,7 +26,7 @@ export async function writeRunResults(
   await removeLeftovers(parent);
   const temp = join(parent, `.tmp-results-${HOST}-${Deno.pid}-${randomSuffix()}`);
   await Deno.mkdir(temp);
-  const unregister = onAbruptExit(() => Deno.removeSync(temp, { recursive: true }));
+  const unregister = onAbruptExit({ kind: "tree", path: temp });
   try {
     for await (const entry of Deno.readDir(run.report.dir)) {
       if (entry.isFile) {
