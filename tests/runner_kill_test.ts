@@ -121,3 +121,94 @@ Deno.test("SIGINT mid-job stops the run with exit code 130 and leaves no temp fo
     await Deno.remove(root, { recursive: true });
   }
 });
+
+/** Runs the fixture, sends `signals` once the scale job reports `after`, returns how it ended. */
+async function interrupt(
+  root: string,
+  options: { delayMs: number; mode?: string; after: string; signals: Deno.Signal[] },
+): Promise<{ status: Deno.CommandStatus; seen: string; secondToExit: number }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", FIXTURE, root, String(options.delayMs), options.mode ?? ""],
+    stdout: "piped",
+    stderr: "null",
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let sentAt = 0;
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+    if (sentAt === 0 && seen.includes(options.after)) {
+      for (const [i, signal] of options.signals.entries()) {
+        if (i > 0) await new Promise((wait) => setTimeout(wait, 200));
+        child.kill(signal);
+      }
+      sentAt = performance.now();
+    }
+  }
+  const status = await child.status;
+  return { status, seen, secondToExit: (performance.now() - sentAt) / 1000 };
+}
+
+async function leftovers(root: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const dir of ["tmp", "locks", "runs"]) {
+    for await (const entry of Deno.readDir(`${root}/${dir}`)) found.push(`${dir}/${entry.name}`);
+  }
+  return found;
+}
+
+Deno.test("SIGTERM mid-job stops the run with exit code 143 and leaves no temp folder or lock", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rankone-term-" });
+  try {
+    const { status, seen } = await interrupt(root, {
+      delayMs: 3000,
+      after: "progress scale/y 2/10",
+      signals: ["SIGTERM"],
+    });
+    assert.equal(status.code, 143);
+    assert.match(seen, /signal SIGTERM\n/);
+    assert.match(seen, /error: terminated during scale\/y; its partial output was discarded/);
+    assert.deepEqual(await leftovers(root), []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a second Ctrl-C exits at once (130) when the job does not stop, removing its temp folder", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rankone-int2-" });
+  try {
+    const { status, seen, secondToExit } = await interrupt(root, {
+      delayMs: 10_000,
+      mode: "ignore-abort",
+      after: "progress scale/y 2/10",
+      signals: ["SIGINT", "SIGINT"],
+    });
+    assert.equal(status.code, 130);
+    assert.doesNotMatch(seen, /progress scale\/y 4\/10/); // stopped within the job
+    assert.ok(secondToExit < 1.5, `${secondToExit.toFixed(2)} s`);
+    assert.deepEqual(await leftovers(root), []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a second Ctrl-C ends a process stuck in one long computation within about a second", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rankone-busy-" });
+  try {
+    const { status, secondToExit } = await interrupt(root, {
+      delayMs: 100,
+      mode: "busy",
+      after: "progress scale/y 10/10",
+      signals: ["SIGINT", "SIGINT"],
+    });
+    // The main thread never got to its check: the watcher removed the leftovers and killed it.
+    assert.equal(status.signal, "SIGKILL");
+    assert.ok(secondToExit < 3, `${secondToExit.toFixed(2)} s (the job computes for 20 s)`);
+    assert.deepEqual(await leftovers(root), []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

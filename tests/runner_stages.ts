@@ -7,6 +7,7 @@
  *   quantize (step)    -> q.npy = round(y / step) * step   (small changes to y give the same bytes)
  *   summarize          -> summary.json { sum, count } of q
  *   stats              -> stats.json { min, max } of x
+ *   count (root)       -> count.json { files, bytes } of the folder `root` (a source)
  *
  * `pipeline()` gives the jobs (plain data); `testStages()` the registry that runs them, with
  * hooks a test uses to watch or slow them down.
@@ -28,6 +29,12 @@ export interface StageHooks {
   scaleDelayMs?: number;
   /** The scale job ignores ctx.signal (a stage that never checks it). */
   scaleIgnoresAbort?: boolean;
+  /** The scale job then computes synchronously this long (a step that never yields). */
+  scaleBusyMs?: number;
+  /** Added to every generated value: output that changed while the key did not. */
+  generateOffset?: number;
+  /** Runs inside the count job, after it read its folder (to change the folder meanwhile). */
+  duringCount?: () => Promise<void>;
   versions?: Partial<Record<string, number>>;
   /** Called with the job id each time a job's run starts. */
   onRun?: (id: string) => void;
@@ -60,16 +67,28 @@ export function pipeline(options: PipelineOptions = {}): Job[] {
   ];
 }
 
+/** A job counting the files of `root`, which it declares as its source. */
+export function countJob(root: string): Job {
+  return {
+    id: "count/files",
+    kind: "count",
+    version: 1,
+    params: { root },
+    inputs: {},
+    sources: { data: { path: root, depth: "tree" } },
+  };
+}
+
 type Params = Record<string, number>;
 
 const RUNS: Record<string, (ctx: JobContext, params: Params, hooks: StageHooks) => Promise<void>> =
   {
-    async generate(ctx, { seed, n }) {
+    async generate(ctx, { seed, n }, hooks) {
       const data = new Float32Array(n!);
       let state = seed! >>> 0;
       for (let i = 0; i < n!; i++) {
         state = (Math.imul(state, 1664525) + 1013904223) >>> 0; // LCG (Numerical Recipes)
-        data[i] = state / 2 ** 32;
+        data[i] = state / 2 ** 32 + (hooks.generateOffset ?? 0);
       }
       await writeNpy(join(ctx.outDir, "x.npy"), { dtype: "float32", shape: [n!], data });
       ctx.log(`wrote ${n} values`);
@@ -81,6 +100,10 @@ const RUNS: Record<string, (ctx: JobContext, params: Params, hooks: StageHooks) 
         if (delay > 0) await new Promise((done) => setTimeout(done, delay / 10));
         if (!hooks.scaleIgnoresAbort) ctx.signal.throwIfAborted();
         ctx.progress(step, 10, "scaling");
+      }
+      const busyUntil = performance.now() + (hooks.scaleBusyMs ?? 0);
+      while (performance.now() < busyUntil) {
+        // One long synchronous computation.
       }
       const data = x.map((v) => v * factor!);
       await writeNpy(join(ctx.outDir, "y.npy"), { dtype: "float32", shape: [x.length], data });
@@ -97,6 +120,18 @@ const RUNS: Record<string, (ctx: JobContext, params: Params, hooks: StageHooks) 
         join(ctx.outDir, "summary.json"),
         JSON.stringify({ sum, count: q.length }),
       );
+    },
+    async count(ctx, params, hooks) {
+      const { root } = params as unknown as { root: string };
+      let files = 0;
+      let bytes = 0;
+      for (const entry of Deno.readDirSync(root)) {
+        if (!entry.isFile) continue;
+        files++;
+        bytes += Deno.statSync(join(root, entry.name)).size;
+      }
+      await hooks.duringCount?.();
+      await Deno.writeTextFile(join(ctx.outDir, "count.json"), JSON.stringify({ files, bytes }));
     },
     async stats(ctx) {
       const x = await readFloat32(join(ctx.inputs.x!.dir, "x.npy"));

@@ -49,7 +49,6 @@ export class SourceHasher {
   private readonly stateDir: string;
   private readonly treesDir: string;
   private table: StateTable | null = null;
-  private readonly memo = new Map<string, Promise<SourceDigest>>();
 
   constructor(paths: { stateDir: string; treesDir: string }) {
     this.stateDir = paths.stateDir;
@@ -57,27 +56,14 @@ export class SourceHasher {
   }
 
   /**
-   * The digest of `spec`, hashing only files the state table does not know at their current
-   * stamp. Computed once per hasher for a given spec (a plan asks for a dataset folder from its
-   * prepare, fewshot and train jobs) unless `fresh`, which stats the files again (a job about to
-   * read them, or that just did).
+   * The digest of `spec` now: every file is statted, and only those the state table does not
+   * know at their current stamp are read. (A plan asks once per source; see runner/plan.ts.)
    */
-  digest(
+  async digest(
     spec: SourceSpec,
-    options: {
-      onProgress?: (progress: HashProgress) => void;
-      fresh?: boolean;
-      signal?: AbortSignal;
-    } = {},
+    options: { onProgress?: (progress: HashProgress) => void; signal?: AbortSignal } = {},
   ): Promise<SourceDigest> {
-    const memoKey = `${spec.depth}:${spec.path}`;
-    let found = options.fresh ? undefined : this.memo.get(memoKey);
-    if (found === undefined) {
-      found = this.compute(spec, options);
-      this.memo.set(memoKey, found);
-      found.catch(() => this.memo.delete(memoKey));
-    }
-    return found;
+    return await this.compute(spec, options);
   }
 
   /** Writes what was learned to the state table. */

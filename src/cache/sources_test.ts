@@ -91,7 +91,7 @@ Deno.test("changedFiles counts added, removed and edited files between two file 
     await Deno.remove(join(data, "b", "3.jpg"));
     await Deno.writeTextFile(join(data, "b", "4.jpg"), "four");
     await Deno.writeTextFile(join(data, "meta.json"), '{"x":1}');
-    const after = await sources.digest({ path: data, depth: "tree" }, { fresh: true });
+    const after = await sources.digest({ path: data, depth: "tree" });
     assert.equal(await sources.changedFiles(before.digest, after.digest), 3);
     assert.equal(await sources.changedFiles(before.digest, "f".repeat(64)), null);
   });
@@ -104,7 +104,7 @@ Deno.test("depth top covers only the files directly in the folder; an absent pat
     const top = await sources.digest({ path: data, depth: "top" });
     assert.equal(top.files, 1); // meta.json
     await Deno.writeTextFile(join(data, "a", "1.jpg"), "changed below the top");
-    const again = await sources.digest({ path: data, depth: "top" }, { fresh: true });
+    const again = await sources.digest({ path: data, depth: "top" });
     assert.equal(again.digest, top.digest);
     const absent = await sources.digest({ path: join(root, "nowhere"), depth: "tree" });
     assert.equal(absent.digest, ABSENT_DIGEST);

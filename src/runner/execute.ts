@@ -141,7 +141,7 @@ async function execute(request: ComputeRequest): Promise<Artifact> {
  */
 async function checkSourcesUnchanged(request: ComputeRequest): Promise<void> {
   for (const [name, spec] of Object.entries(request.job.sources)) {
-    const now = await request.store.sources.digest(spec, { fresh: true });
+    const now = await request.store.sources.digest(spec);
     if (now.digest !== request.sources[name]?.digest) {
       throw new UserError(
         `${spec.path} changed while the job read it (its ${name} source); run again`,

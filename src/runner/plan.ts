@@ -10,7 +10,7 @@ import type { Job, StageRegistry } from "../cache/job.ts";
 import { jobKey, type KeyMaterial } from "../cache/key.ts";
 import type { RunLease } from "../cache/lock.ts";
 import { changedNames, diffJson, explainMiss } from "../cache/reason.ts";
-import type { HashProgress } from "../cache/sources.ts";
+import type { HashProgress, SourceDigest } from "../cache/sources.ts";
 import { CacheStore, type IndexEntry, type Lookup, type Verification } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
 import type { Plan, PlannedJob } from "./types.ts";
@@ -47,9 +47,11 @@ export async function planJobs(jobs: Job[], options: PlanOptions = {}): Promise<
     lease: options.lease,
   };
   const byId = new Map<string, PlannedJob>();
+  const memo = new Map<string, Promise<SourceDigest>>();
   try {
     for (const job of ordered) {
-      const entry = await planOne(job, byId, { plan, options, forced: isForced(job, force) });
+      const forced = isForced(job, force);
+      const entry = await planOne(job, byId, { plan, options, forced, memo });
       byId.set(job.id, entry);
       plan.jobs.push(entry);
     }
@@ -71,19 +73,28 @@ function checkStages(jobs: Job[], stages: StageRegistry): void {
   }
 }
 
-/** The content digest of each of `job`'s sources. */
+/**
+ * The content digest of each of `job`'s sources, hashed now; with `memo` (one per plan), each
+ * source is hashed once for all the jobs that read it.
+ */
 export async function sourceDigests(
   store: CacheStore,
   job: Job,
   options: {
     onProgress?: (progress: HashProgress) => void;
-    fresh?: boolean;
     signal?: AbortSignal;
+    memo?: Map<string, Promise<SourceDigest>>;
   } = {},
 ): Promise<Record<string, string>> {
   const digests: Record<string, string> = {};
   for (const [name, spec] of Object.entries(job.sources)) {
-    digests[name] = (await store.sources.digest(spec, options)).digest;
+    const id = `${spec.depth}:${spec.path}`;
+    let found = options.memo?.get(id);
+    if (found === undefined) {
+      found = store.sources.digest(spec, options);
+      options.memo?.set(id, found);
+    }
+    digests[name] = (await found).digest;
   }
   return digests;
 }
@@ -123,13 +134,19 @@ export async function changedSourceFiles(
 async function planOne(
   job: Job,
   byId: Map<string, PlannedJob>,
-  context: { plan: Plan; options: PlanOptions; forced: boolean },
+  context: {
+    plan: Plan;
+    options: PlanOptions;
+    forced: boolean;
+    memo: Map<string, Promise<SourceDigest>>;
+  },
 ): Promise<PlannedJob> {
-  const { plan, options, forced } = context;
+  const { plan, options, forced, memo } = context;
   const store = plan.store;
   const sources = await sourceDigests(store, job, {
     onProgress: options.onHashProgress,
     signal: options.signal,
+    memo,
   });
   const inputs: Record<string, string> = {};
   const waitingFor: string[] = [];

@@ -57,7 +57,7 @@ export async function runRecordedJob(
   }
   const sources: Record<string, SourceInput> = {};
   for (const [name, entry] of Object.entries(record.sources)) {
-    const now = await store.sources.digest(entry, { fresh: true });
+    const now = await store.sources.digest(entry);
     if (now.digest !== entry.digest) {
       throw new UserError(
         `Job ${record.id}: ${entry.path} (its ${name} source) changed since the job was ` +

@@ -106,9 +106,7 @@ async function runOne(
     digests[name] = digest;
   }
   // Stat the sources again: they may have changed since the plan (stat only when they did not).
-  const sourcesNow = Object.keys(job.sources).length === 0
-    ? {}
-    : await sourceDigests(store, job, { fresh: true });
+  const sourcesNow = Object.keys(job.sources).length === 0 ? {} : await sourceDigests(store, job);
   const material: KeyMaterial = {
     kind: job.kind,
     version: job.version,
