@@ -85,7 +85,7 @@ Deno.test("only full-shot train jobs take the data as input; few-shot train jobs
   );
   const train = (jobs: typeof fewShot.jobs) => jobs.find((job) => job.id === "train/task-01-DTD")!;
   assert.deepEqual(Object.keys(train(fewShot.jobs).inputs).sort(), ["fewshot", "model"]);
-  assert.equal((train(fewShot.jobs).params as Record<string, unknown>).data, undefined);
+  assert.equal((train(fewShot.jobs).params as Record<string, unknown>).data, null);
   assert.deepEqual(Object.keys(train(fullShot.jobs).inputs).sort(), ["data", "fewshot", "model"]);
   assert.deepEqual((train(fullShot.jobs).params as Record<string, unknown>).data, {
     root: null,

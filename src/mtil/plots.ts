@@ -12,15 +12,31 @@ import { UserError } from "../errors.ts";
 import { displayName } from "./benchmark.ts";
 import type { AccuracyMatrix } from "./matrix.ts";
 
-/** Renders a Vega-Lite spec to an SVG string. */
+/**
+ * Renders a Vega-Lite spec to an SVG string. The same spec gives the same bytes in any process:
+ * Vega numbers gradients with a process-wide counter (`gradient_0`, then `gradient_1` for the
+ * next plot), so ids are renumbered from 0 in order of appearance.
+ */
 export async function renderSvg(spec: vegaLite.TopLevelSpec): Promise<string> {
   const compiled = vegaLite.compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
   try {
-    return await view.toSVG();
+    return renumberGradients(await view.toSVG());
   } finally {
     view.finalize();
   }
+}
+
+function renumberGradients(svg: string): string {
+  const ids = new Map<string, string>();
+  return svg.replace(/\bgradient_\d+\b/g, (id) => {
+    let renamed = ids.get(id);
+    if (renamed === undefined) {
+      renamed = `gradient_${ids.size}`;
+      ids.set(id, renamed);
+    }
+    return renamed;
+  });
 }
 
 /** The accuracy-matrix heatmap as a Vega-Lite spec (cells annotated with one decimal). */

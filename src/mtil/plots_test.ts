@@ -79,3 +79,11 @@ Deno.test("expertActivationSvg() draws tasks x experts cells per encoder, annota
   assert.ok(labels.includes("1. Aircraft") && labels.includes("3. CIFAR100"));
   assert.ok(svg.includes(">vision<") && svg.includes(">text<"));
 });
+
+Deno.test("the same plot renders to the same bytes however many plots the process drew before", async () => {
+  const matrix = { source: "test", tasks: ["DTD", "EuroSAT"], values: [[60, 20], [55, 70]] };
+  const first = await accuracyMatrixSvg({ ...matrix, zeroShot: [40, 30] });
+  const second = await accuracyMatrixSvg({ ...matrix, zeroShot: [40, 30] });
+  assert.equal(second, first);
+  assert.ok(first.includes('id="gradient_0"'));
+});

@@ -93,7 +93,7 @@ export async function writeRunResults(
  * one whole, and for an instant none. Concurrent writers of one folder both succeed (the last
  * rename wins): a writer whose rename finds a folder there again moves that one aside too.
  */
-async function swapInto(temp: string, folder: string): Promise<void> {
+export async function swapInto(temp: string, folder: string): Promise<void> {
   for (let attempt = 0; attempt < 20; attempt++) {
     try {
       await Deno.rename(temp, folder);
@@ -129,7 +129,7 @@ function isDirectoryInTheWay(error: unknown): boolean {
  * (`.tmp-results-*`, `<name>.old-<pid>`) of dead pids. Other hosts' leftovers are removed after a
  * day.
  */
-async function removeLeftovers(parent: string): Promise<void> {
+export async function removeLeftovers(parent: string): Promise<void> {
   const now = Date.now();
   for await (const entry of Deno.readDir(parent)) {
     const match = /^\.tmp-results-(?:(.+)-)?(\d+)-[0-9a-z]+$/.exec(entry.name) ??

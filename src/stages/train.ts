@@ -66,8 +66,8 @@ export interface TrainArgs extends TrainSettings {
   data: DataSource | null;
 }
 
-/** The settings, and for a full-shot task where its images are streamed from. */
-export type TrainParams = TrainSettings & { data?: DataParams };
+/** The settings, and for a full-shot task where its images are streamed from (else null). */
+export type TrainParams = TrainSettings & { data: DataParams | null };
 
 /** uint8 [N, s, s, 3] -> normalised float [N, 3, s, s]. */
 export function pixelsTensor(images: Uint8Array, count: number, size: number): tf.Tensor4D {
@@ -87,7 +87,7 @@ export const trainStage = defineStage<TrainArgs, TrainParams>({
   declare(args) {
     const { model, deltas, bank, fewshot, data, ...settings } = args;
     return {
-      params: data === null ? settings : { ...settings, data: dataParams(data) },
+      params: { ...settings, data: data === null ? null : dataParams(data) },
       inputs: {
         model,
         fewshot,
@@ -97,7 +97,7 @@ export const trainStage = defineStage<TrainArgs, TrainParams>({
       },
     };
   },
-  sources: (params) => params.data === undefined ? {} : dataSources(params.data, params.task),
+  sources: (params) => params.data === null ? {} : dataSources(params.data, params.task),
   async run(ctx, params) {
     const descriptor = await modelDescriptor(ctx);
     const tokenizer = await tokenizerFor(descriptor);
@@ -112,7 +112,7 @@ export const trainStage = defineStage<TrainArgs, TrainParams>({
       pixels = pixelsTensor(set.images, set.labels.length, set.size);
       images = { pixels, labels: set.labels, classNames: set.classNames };
     } else {
-      if (params.data === undefined || typeof extra.seed !== "number") {
+      if (params.data === null || typeof extra.seed !== "number") {
         throw new Error(`${ctx.id}: the few-shot set holds no images and no way to read them`);
       }
       images = await openStreamedImages(dataRoot(ctx, params.data), {
