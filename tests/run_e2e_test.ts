@@ -1,0 +1,146 @@
+/**
+ * Runs that meet each other and the user through the CLI: two identical runs at once, `cache gc`
+ * during a run, Ctrl-C and SIGTERM in the middle of training, usage errors.
+ */
+import assert from "node:assert/strict";
+import { cli, exists, ranCount, type Sandbox, sandbox, spawnCli, TINY } from "./cli_sandbox.ts";
+
+/** The result files that carry numbers. */
+async function resultFiles(box: Sandbox): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const name of ["accuracy_matrix.csv", "metrics.json", "tables.md", "training.json"]) {
+    files[name] = await Deno.readTextFile(`${box.results}/tiny/default/${name}`);
+  }
+  return files;
+}
+
+/** `deno task run` in the sandbox, as a child whose stdout and stderr are collected. */
+function start(box: Sandbox, args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${import.meta.dirname}/../src/cli/main.ts`, "run", ...args],
+    env: box.env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  return child.output().then((output) => ({
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  }));
+}
+
+/** Reads `stream` until `pattern` appears; returns what was read. The rest is drained. */
+async function waitFor(
+  stream: ReadableStream<Uint8Array>,
+  pattern: RegExp,
+): Promise<{ seen: string; rest: Promise<string> }> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!pattern.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  const rest = (async () => {
+    let more = "";
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) return more;
+      more += value;
+    }
+  })();
+  return { seen, rest };
+}
+
+async function leftovers(box: Sandbox): Promise<string[]> {
+  const found: string[] = [];
+  for (const dir of ["tmp", "locks", "runs"]) {
+    for await (const entry of Deno.readDir(`${box.cache}/${dir}`)) {
+      found.push(`${dir}/${entry.name}`);
+    }
+  }
+  return found;
+}
+
+Deno.test("two identical runs at once compute each job once, both succeed and give identical results", async () => {
+  const box = await sandbox();
+  const single = await sandbox("rankone-single-");
+  try {
+    const [a, b] = await Promise.all([start(box, [TINY]), start(box, [TINY])]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(ranCount(a.stdout) + ranCount(b.stdout), 24);
+    assert.match(a.stderr + b.stderr, /waiting: pid \d+ on \S+ is computing it/);
+    const again = await cli(box, ["run", TINY]);
+    assert.equal(ranCount(again.stdout), 0);
+    const alone = await cli(single, ["run", TINY]);
+    assert.equal(alone.code, 0, alone.stderr);
+    assert.deepEqual(await resultFiles(box), await resultFiles(single));
+    assert.deepEqual(await leftovers(box), []);
+  } finally {
+    await Deno.remove(box.root, { recursive: true });
+    await Deno.remove(single.root, { recursive: true });
+  }
+});
+
+Deno.test("cache gc --unused-days 0 during a run removes nothing the run needs", async () => {
+  const box = await sandbox();
+  try {
+    const slow = ["--set", "train.steps=40", "--set", "train.iterations=40"];
+    const child = spawnCli(box, ["run", TINY, ...slow]);
+    const { rest } = await waitFor(child.stderr, /train\/task-01-DTD: run/);
+    const gc = await cli(box, ["cache", "gc", "--unused-days", "0"]);
+    assert.equal(gc.code, 0, gc.stderr);
+    assert.match(
+      gc.stdout,
+      /^removed 0 entries, 0 B from .*; kept \d+ in use by a running pipeline$/m,
+    );
+    const status = await child.status;
+    const stderr = await rest;
+    assert.equal(status.code, 0, stderr);
+    const again = await cli(box, ["run", TINY, ...slow]);
+    assert.equal(ranCount(again.stdout), 0, "every artifact of the run is still there");
+    // Without a run, the same command removes everything.
+    const after = await cli(box, ["cache", "gc", "--unused-days", "0"]);
+    assert.match(after.stdout, /^removed 24 entries/m);
+  } finally {
+    await Deno.remove(box.root, { recursive: true });
+  }
+});
+
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  Deno.test(`${signal} during a 150-step training exits ${code} within 2 s, one message, nothing left behind`, async () => {
+    const box = await sandbox();
+    try {
+      const long = ["--set", "train.steps=150", "--set", "train.iterations=150"];
+      const child = spawnCli(box, ["run", TINY, ...long]);
+      const { rest } = await waitFor(child.stderr, /train\/task-01-DTD: \d+\/150 it/);
+      const sent = performance.now();
+      child.kill(signal);
+      const status = await child.status;
+      const seconds = (performance.now() - sent) / 1000;
+      const stderr = await rest;
+      assert.equal(status.code, code, stderr);
+      assert.ok(seconds < 2, `exited ${seconds.toFixed(2)} s after ${signal}`);
+      assert.equal(stderr.match(new RegExp(`${signal}: stopping`, "g"))?.length, 1);
+      assert.match(stderr, /error: (interrupted|terminated) during train\/task-01-DTD/);
+      assert.deepEqual(await leftovers(box), []);
+      assert.equal(await exists(`${box.results}/tiny/default`), false);
+    } finally {
+      await Deno.remove(box.root, { recursive: true });
+    }
+  });
+}
+
+Deno.test("usage errors exit 2: --until or --force naming no job", async () => {
+  const box = await sandbox();
+  try {
+    for (const flag of ["--until", "--force"]) {
+      const result = await cli(box, ["run", TINY, flag, "nosuchstage"]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.equal(result.stderr, `error: ${flag} nosuchstage: no job has this id or kind\n`);
+    }
+  } finally {
+    await Deno.remove(box.root, { recursive: true });
+  }
+});
