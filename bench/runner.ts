@@ -1,17 +1,27 @@
 /**
- * Overhead of the job runner on a 12-task MTIL-shaped graph (100 jobs): a cold run that writes
- * every artifact, then fully cached runs (plan + run, which must execute nothing), with the
- * default stamp verification and with full rehashing. Artifact sizes are the real pipeline's
- * (CLIP ViT-B/16 fp32 weights, prepared splits, adapters, heads) times `--scale`, so the byte
- * figures stay honest while the benchmark stays small on a shared machine.
+ * Overhead of the job runner:
+ * - cachedPipeline: a fully cached run of the 11-task pipeline (generated model and data) as a
+ *   whole `deno task run` process (start-up, compile, plan, verify, results folder);
+ * - cachedFolderPipeline: the same over a weights folder and a data root, so every model,
+ *   prepare, fewshot job has sources, with the state table warm (files statted, not hashed);
+ * - firstSightHashing: hashing 100k small files (a data root seen for the first time) and
+ *   re-statting them with the state table warm;
+ * - syntheticGraph: a 12-task MTIL-shaped graph (100 jobs) of sized artifacts, cold and cached,
+ *   with the default stamp verification and with full rehashing. Artifact sizes are the real
+ *   pipeline's (CLIP ViT-B/16 fp32 weights, prepared splits, adapters, heads) times `--scale`.
+ * The previous recorded cached-pipeline figure is kept beside the new one.
  *
- *   deno run -A bench/runner.ts [--scale 0.02] [--out results/bench/runner.json]
+ *   deno run -A bench/runner.ts [--quick] [--scale 0.02] [--files 100000] [--out FILE]
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import type { Job, JobContext, StageRegistry } from "../src/cache/job.ts";
+import { SourceHasher } from "../src/cache/sources.ts";
+import { StateTable } from "../src/cache/state.ts";
 import { CacheStore } from "../src/cache/store.ts";
+import { writeSyntheticMtil } from "../src/mtil/synthetic.ts";
+import { writeWeightsFolder } from "../tests/folder_fixture.ts";
 import { planJobs } from "../src/runner/plan.ts";
 import { runJobs } from "../src/runner/run.ts";
 
@@ -173,17 +183,26 @@ export async function benchRunner(options: { scale: number }): Promise<RunnerBen
   }
 }
 
+const ELEVEN_TASKS = fileURLToPath(new URL("./pipelines/eleven-tasks.yaml", import.meta.url));
+
+export interface CachedPipelineBench {
+  jobs: number;
+  coldSeconds: number;
+  cachedSeconds: number[];
+  medianSeconds: number;
+}
+
 /**
- * The overhead of a fully cached run of a real 11-task pipeline (`bench/pipelines/eleven-tasks.yaml`):
- * the whole `deno task run` process (start-up, compile, plan, verify, results folder), timed over
- * `repeats` runs after one cold run fills a private cache.
+ * The overhead of a fully cached run of a real 11-task pipeline (`spec`): the whole `deno task
+ * run` process (start-up, compile, plan, verify, results folder), timed over `repeats` runs after
+ * one cold run fills a private cache.
  */
 export async function benchCachedPipeline(
-  options: { repeats: number },
-): Promise<{ jobs: number; coldSeconds: number; cachedSeconds: number[]; medianSeconds: number }> {
+  options: { repeats: number; spec?: string },
+): Promise<CachedPipelineBench> {
   const cache = await Deno.makeTempDir({ prefix: "rankone-bench-pipeline-" });
   const results = await Deno.makeTempDir({ prefix: "rankone-bench-results-" });
-  const spec = fileURLToPath(new URL("./pipelines/eleven-tasks.yaml", import.meta.url));
+  const spec = options.spec ?? ELEVEN_TASKS;
   const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
   const runOnce = async (): Promise<{ seconds: number; text: string }> => {
     const t0 = performance.now();
@@ -207,50 +226,183 @@ export async function benchCachedPipeline(
       if (!/^0 jobs ran/m.test(text)) throw new Error(`a cached run executed jobs:\n${text}`);
       cachedSeconds.push(seconds);
     }
-    const sorted = [...cachedSeconds].sort((a, b) => a - b);
-    return {
-      jobs,
-      coldSeconds: cold.seconds,
-      cachedSeconds,
-      medianSeconds: sorted[Math.floor(sorted.length / 2)]!,
-    };
+    return { jobs, coldSeconds: cold.seconds, cachedSeconds, medianSeconds: median(cachedSeconds) };
   } finally {
     await Deno.remove(cache, { recursive: true });
     await Deno.remove(results, { recursive: true });
   }
 }
 
-/** `deno task bench runner [--quick] [--scale S] [--out FILE]`. */
+/**
+ * The 11-task pipeline over a weights folder and a data root (all 11 synthetic datasets in their
+ * torchvision layouts): every cached run stats the weights and each dataset's files through the
+ * state table.
+ */
+export async function benchCachedFolderPipeline(
+  options: { repeats: number },
+): Promise<CachedPipelineBench & { sourceFiles: number }> {
+  const root = await Deno.makeTempDir({ prefix: "rankone-bench-folders-" });
+  try {
+    await writeWeightsFolder(`${root}/weights`, 0);
+    await writeSyntheticMtil(`${root}/data`, {
+      seed: 0,
+      classesPerDataset: 3,
+      imagesPerClass: 8,
+      size: 32,
+    });
+    const spec = `${root}/eleven-tasks-folders.yaml`;
+    await Deno.writeTextFile(
+      spec,
+      [
+        "name: bench-eleven-tasks",
+        `extends: [${ELEVEN_TASKS}]`,
+        "model: { synthetic: null, weights: " + `${root}/weights }`,
+        "benchmark: { synthetic: null, root: " + `${root}/data }`,
+        "",
+      ].join("\n"),
+    );
+    let sourceFiles = 0;
+    for (const dir of [`${root}/weights`, `${root}/data`]) sourceFiles += countFiles(dir);
+    return { ...await benchCachedPipeline({ repeats: options.repeats, spec }), sourceFiles };
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+function countFiles(dir: string): number {
+  let count = 0;
+  for (const entry of Deno.readDirSync(dir)) {
+    if (entry.isDirectory) count += countFiles(join(dir, entry.name));
+    else if (entry.isFile) count++;
+  }
+  return count;
+}
+
+export interface HashingBench {
+  files: number;
+  bytes: number;
+  /** First sight: every file read and hashed (written just before: from the page cache). */
+  coldSeconds: number;
+  coldFilesPerSecond: number;
+  coldMBPerSecond: number;
+  /** Loading the state table and statting every file, none hashed. */
+  warmSeconds: number;
+  stateTableLoadSeconds: number;
+  stateTableBytes: number;
+}
+
+/** `files` small files (2-2.6 KB, 1000 per folder) hashed at first sight, then warm. */
+export async function benchFirstSightHashing(options: { files: number }): Promise<HashingBench> {
+  const root = await Deno.makeTempDir({ prefix: "rankone-bench-hash-" });
+  try {
+    const data = join(root, "data");
+    let bytes = 0;
+    for (let start = 0; start < options.files; start += 1000) {
+      const folder = join(data, `class-${start / 1000}`);
+      Deno.mkdirSync(folder, { recursive: true });
+      for (let i = start; i < Math.min(options.files, start + 1000); i++) {
+        const size = 2000 + (i % 7) * 100;
+        Deno.writeFileSync(
+          join(folder, `img-${i}.jpg`),
+          crypto.getRandomValues(new Uint8Array(size)),
+        );
+        bytes += size;
+      }
+    }
+    const paths = { stateDir: join(root, "state"), treesDir: join(root, "trees") };
+    const spec = { path: data, depth: "tree" as const };
+    let t0 = performance.now();
+    const cold = new SourceHasher(paths);
+    const first = await cold.digest(spec);
+    await cold.save();
+    const coldSeconds = (performance.now() - t0) / 1000;
+    if (first.hashed !== options.files) throw new Error(`hashed ${first.hashed} files`);
+    t0 = performance.now();
+    await StateTable.load(paths.stateDir);
+    const stateTableLoadSeconds = (performance.now() - t0) / 1000;
+    t0 = performance.now();
+    const warm = await new SourceHasher(paths).digest(spec);
+    const warmSeconds = (performance.now() - t0) / 1000;
+    if (warm.hashed !== 0 || warm.digest !== first.digest) throw new Error("warm pass rehashed");
+    let stateTableBytes = 0;
+    for (const entry of Deno.readDirSync(paths.stateDir)) {
+      stateTableBytes += Deno.statSync(join(paths.stateDir, entry.name)).size;
+    }
+    return {
+      files: options.files,
+      bytes,
+      coldSeconds,
+      coldFilesPerSecond: options.files / coldSeconds,
+      coldMBPerSecond: bytes / MB / coldSeconds,
+      warmSeconds,
+      stateTableLoadSeconds,
+      stateTableBytes,
+    };
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** The recorded figures this run replaces, kept in the new file as `previous`. */
+async function previousFigures(path: string): Promise<unknown> {
+  try {
+    const old = JSON.parse(await Deno.readTextFile(path));
+    return {
+      date: old.date,
+      cachedPipelineMedianSeconds: old.cachedPipeline?.medianSeconds ?? null,
+      cachedFolderPipelineMedianSeconds: old.cachedFolderPipeline?.medianSeconds ?? null,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** `deno task bench runner [--quick] [--scale S] [--files N] [--out FILE]`. */
 export async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     strict: true,
     options: {
       scale: { type: "string" },
+      files: { type: "string" },
       out: { type: "string" },
       quick: { type: "boolean", default: false },
     },
   });
   const scale = Number(values.scale ?? (values.quick ? "0.002" : "0.02"));
+  const files = Number(values.files ?? (values.quick ? "2000" : "100000"));
+  const repeats = values.quick ? 1 : 5;
+  const recorded = fileURLToPath(new URL("../results/bench/runner.json", import.meta.url));
+  // A quick smoke run never overwrites the recorded figures.
+  const out = values.out ?? (values.quick ? null : recorded);
   const synthetic = await benchRunner({ scale });
-  const pipeline = await benchCachedPipeline({ repeats: values.quick ? 1 : 5 });
+  const pipeline = await benchCachedPipeline({ repeats });
+  const folders = await benchCachedFolderPipeline({ repeats });
+  const hashing = await benchFirstSightHashing({ files });
   const text = JSON.stringify(
     {
       bench: "runner",
       date: new Date().toISOString(),
       deno: Deno.version.deno,
+      // The machine is shared: its load over the last 1, 5 and 15 minutes when the run ended.
+      loadAverage: Deno.loadavg(),
       quick: values.quick,
       targetSeconds: 2,
       cachedPipeline: pipeline,
+      cachedFolderPipeline: folders,
+      firstSightHashing: hashing,
       syntheticGraph: synthetic,
+      previous: await previousFigures(recorded),
     },
     null,
     2,
   );
   console.log(text);
-  // A quick smoke run never overwrites the recorded figures.
-  const out = values.out ??
-    (values.quick ? null : fileURLToPath(new URL("../results/bench/runner.json", import.meta.url)));
   if (out !== null) {
     const tmp = `${out}.tmp-${crypto.randomUUID().slice(0, 8)}`;
     await Deno.writeTextFile(tmp, `${text}\n`);

@@ -316,9 +316,11 @@ export class RunLease {
   private readonly beat: Heartbeat;
   private readonly unregister: () => void;
   private readonly keys = new Set<string>();
+  private readonly file: Deno.FsFile;
 
-  private constructor(path: string, bytes: Uint8Array) {
+  private constructor(path: string, bytes: Uint8Array, file: Deno.FsFile) {
     this.path = path;
+    this.file = file;
     this.beat = { path, bytes, lost: false };
     startBeating(this.beat);
     this.unregister = onAbruptExit({ kind: "tree", path });
@@ -329,20 +331,25 @@ export class RunLease {
     const path = join(dir, `${HOST}.${Deno.pid}.${holder.nonce.slice(0, 8)}.jsonl`);
     const bytes = new TextEncoder().encode(JSON.stringify(holder) + "\n");
     await Deno.writeFile(path, bytes, { createNew: true });
-    return new RunLease(path, bytes);
+    const file = await Deno.open(path, { append: true });
+    return new RunLease(path, bytes, file);
   }
 
-  /** Registers `keys` (those not registered yet) before they are read or written. */
-  async register(keys: Iterable<string>): Promise<void> {
+  /**
+   * Registers `keys` (those not registered yet) before they are read or written: one small
+   * synchronous append, so that it is on disk before the caller goes on.
+   */
+  register(keys: Iterable<string>): void {
     const fresh = [...keys].filter((key) => !this.keys.has(key));
     if (fresh.length === 0) return;
     for (const key of fresh) this.keys.add(key);
-    await Deno.writeTextFile(this.path, fresh.map((key) => `${key}\n`).join(""), { append: true });
+    this.file.writeSync(new TextEncoder().encode(fresh.map((key) => `${key}\n`).join("")));
   }
 
   async close(): Promise<void> {
     stopBeating(this.beat);
     this.unregister();
+    this.file.close();
     await Deno.remove(this.path).catch(() => {});
   }
 }

@@ -111,7 +111,7 @@ Deno.test("a run registration lists its keys while alive; a dead one's keys are 
     const runs = join(dir, "runs");
     await Deno.mkdir(runs);
     const lease = await RunLease.open(runs, "tiny");
-    await lease.register([KEY, KEY, "cd".repeat(32)]);
+    lease.register([KEY, KEY, "cd".repeat(32)]);
     const dead = join(runs, "elsewhere.4242.deadbeef.jsonl");
     await foreignLock(dead, {}, 120_000);
     await Deno.writeTextFile(dead, `${"ef".repeat(32)}\n`, { append: true });

@@ -106,7 +106,7 @@ export async function sourceDigests(
 export async function lookupOnce(plan: Plan, key: string): Promise<Lookup> {
   let found = plan.verdicts.get(key);
   if (found === undefined) {
-    await plan.lease?.register([key]);
+    plan.lease?.register([key]);
     found = await plan.store.lookup(key, { verify: plan.verify });
     plan.verdicts.set(key, found);
   }
@@ -205,7 +205,7 @@ async function planOne(
   };
   const key = jobKey(material, `job ${job.id} params`);
   if (forced) {
-    await plan.lease?.register([key]);
+    plan.lease?.register([key]);
     return { ...base, status: "run", reason: "FORCED", detail: "forced", key };
   }
   const lookup = await lookupOnce(plan, key);

@@ -115,7 +115,7 @@ async function runOne(
     sources: sourcesNow,
   };
   const key = jobKey(material, `job ${job.id} params`);
-  await plan.lease?.register([key]);
+  plan.lease?.register([key]);
   const forced = isForced(job, plan.force);
   const result = (
     artifact: Artifact,
