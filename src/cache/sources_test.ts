@@ -124,7 +124,7 @@ Deno.test("a single file is a source too; links are followed, a folder reached t
   });
 });
 
-Deno.test("the state table ignores torn lines and merges its files when they grow many", async () => {
+Deno.test("the state table ignores foreign and malformed files and merges its files when they grow many", async () => {
   await withFolder(async (root) => {
     const dir = join(root, "state");
     await Deno.mkdir(dir);
@@ -134,9 +134,10 @@ Deno.test("the state table ignores torn lines and merges its files when they gro
       table.remember(`/data/${i}.jpg`, stamp, "a".repeat(64));
       await table.save();
     }
-    await Deno.writeTextFile(join(dir, "torn.jsonl"), '{"p":"/data/x.jpg","s":3,"m"');
-    const files = [...Deno.readDirSync(dir)].filter((entry) => entry.name.endsWith(".jsonl"));
-    assert.ok(files.length <= 17, `${files.length} files`);
+    await Deno.writeTextFile(join(dir, "torn.json"), '[["/data/x.jpg",3,1,2');
+    await Deno.writeTextFile(join(dir, "odd.json"), '[["/data/y.jpg",3,1,2,3,"not a sha"]]');
+    const files = [...Deno.readDirSync(dir)].filter((entry) => entry.name.endsWith(".json"));
+    assert.ok(files.length <= 18, `${files.length} files`);
     const table = await StateTable.load(dir);
     assert.equal(table.size, 17);
     assert.equal(table.lookup("/data/16.jpg", stamp), "a".repeat(64));
