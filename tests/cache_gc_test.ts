@@ -132,3 +132,20 @@ Deno.test("cache CLI: ls and gc exit 0, unknown flags and subcommands exit 2", a
     }
   });
 });
+
+Deno.test("gc removes file lists of source digests no job uses any more, after an hour", async () => {
+  await withCache(async (store) => {
+    await run(store);
+    const old = join(store.treesDir, `${"0".repeat(64)}.json`);
+    const fresh = join(store.treesDir, `${"1".repeat(64)}.json`);
+    await Deno.writeTextFile(old, "{}");
+    await Deno.writeTextFile(fresh, "{}");
+    const hoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    await Deno.utime(old, hoursAgo, hoursAgo);
+    const report = await collectGarbage(store, {});
+    assert.deepEqual(report.removed.map((r) => `${r.what} ${r.detail}`), [
+      `file list trees/${"0".repeat(64)}.json`,
+    ]);
+    assert.equal(await Deno.stat(fresh).then(() => true), true);
+  });
+});

@@ -73,7 +73,7 @@ export interface GcOptions {
 }
 
 export interface Removal {
-  what: "temp" | "corrupt" | "unused" | "unreachable";
+  what: "temp" | "corrupt" | "unused" | "unreachable" | "file list";
   path: string;
   bytes: number;
   detail: string;
@@ -103,6 +103,10 @@ export async function collectGarbage(store: CacheStore, options: GcOptions): Pro
       ? await inUse(store, info.key) === null
       : await removeArtifact(store, info.key);
     (gone ? removed : kept).push(candidate);
+  }
+  for (const tree of await unusedTrees(store)) {
+    removed.push(tree);
+    if (!dryRun) await Deno.remove(tree.path).catch(() => {});
   }
   if (!dryRun) await removeDeadLocks(store);
   return { removed, kept, bytes: removed.reduce((sum, r) => sum + r.bytes, 0), dryRun };
@@ -177,6 +181,28 @@ async function leftoverTemps(store: CacheStore): Promise<Removal[]> {
     if (PROCESS_START === 0 && await youngerThanADay(path)) continue; // no /proc: judge by age
     if (/^[0-9a-f]{64}$/.test(key) && await store.locks.holderOf(key) !== null) continue;
     found.push({ what: "temp", path, bytes: await treeBytes(path), detail: item.name });
+  }
+  return found;
+}
+
+/**
+ * File lists (`trees/`) of source digests no job identity's last run used: they only ever
+ * explained a rerun ("3 files changed") against a state that is gone. Lists written in the last
+ * hour stay (a plan may be about to run the jobs that will use them).
+ */
+async function unusedTrees(store: CacheStore): Promise<Removal[]> {
+  const used = new Set<string>();
+  for (const entry of await store.listIndex()) {
+    for (const digest of Object.values(entry.sources ?? {})) used.add(digest);
+  }
+  const found: Removal[] = [];
+  for await (const item of Deno.readDir(store.treesDir)) {
+    const digest = item.name.replace(/\.json$/, "");
+    if (!item.isFile || used.has(digest)) continue;
+    const path = join(store.treesDir, item.name);
+    const info = await Deno.stat(path).catch(() => null);
+    if (info === null || Date.now() - (info.mtime?.getTime() ?? 0) < 3_600_000) continue;
+    found.push({ what: "file list", path, bytes: info.size, detail: `trees/${item.name}` });
   }
   return found;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { JobResult } from "../runner/types.ts";
-import { createProgressDisplay, formatDuration } from "./progress.ts";
+import { createHashProgress, createProgressDisplay, formatDuration } from "./progress.ts";
 
 function result(id: string, status: "ran" | "cached", seconds: number): JobResult {
   return {
@@ -83,5 +83,32 @@ Deno.test("formatDuration writes seconds, minutes and hours compactly", () => {
     "12.3s",
     "1m33s",
     "2h05m",
+  ]);
+});
+
+Deno.test("first-sight hashing shows a throttled progress line for a large source only", () => {
+  let clock = 0;
+  const out: string[] = [];
+  const progress = createHashProgress({
+    tty: false,
+    write: (text) => out.push(text),
+    now: () => clock,
+  });
+  const MiB = 1024 * 1024;
+  progress({ path: "/data/small", done: 10, total: 10, bytes: MiB, totalBytes: MiB });
+  assert.deepEqual(out, []);
+  const big = { path: "/data/mtil/sun397", total: 100_000, totalBytes: 4000 * MiB };
+  clock = 10_000;
+  progress({ ...big, done: 500, bytes: 20 * MiB });
+  clock = 12_000;
+  progress({ ...big, done: 1000, bytes: 40 * MiB }); // within 5 s of the last line: skipped
+  clock = 20_000;
+  progress({ ...big, done: 25_000, bytes: 1000 * MiB });
+  clock = 50_000;
+  progress({ ...big, done: 100_000, bytes: 4000 * MiB });
+  assert.deepEqual(out, [
+    "hashing /data/mtil/sun397: 500/100000 files, 20/4000 MiB, ETA ?\n",
+    "hashing /data/mtil/sun397: 25000/100000 files, 1000/4000 MiB, ETA 30.0s\n",
+    "hashing /data/mtil/sun397: 100000/100000 files, 4000/4000 MiB in 40.0s\n",
   ]);
 });
