@@ -4,7 +4,7 @@
  * corrupted behind its stamp. Each case ends with the results a fresh cache gives.
  */
 import assert from "node:assert/strict";
-import { cli, ranCount, type Sandbox, sandbox, TINY } from "./cli_sandbox.ts";
+import { cli, ranCount, type Sandbox, sandbox, TINY, withSandbox } from "./cli_sandbox.ts";
 import { writeFolderSetup, writeWeightsFolder } from "./folder_fixture.ts";
 
 /** The result files that carry numbers (logs, timings and resolved.json name paths and times). */
@@ -45,18 +45,16 @@ async function run(box: Sandbox, args: string[]): Promise<number> {
 
 /** A second sandbox (its own cache and results) running the same pipeline from scratch. */
 async function freshResults(file: string, args: string[] = []): Promise<Record<string, string>> {
-  const fresh = await sandbox("rankone-fresh-");
-  try {
+  let files: Record<string, string> = {};
+  await withSandbox(async (fresh) => {
     await run(fresh, [file, ...args]);
-    return await resultFiles(fresh);
-  } finally {
-    await Deno.remove(fresh.root, { recursive: true });
-  }
+    files = await resultFiles(fresh);
+  }, "rankone-fresh-");
+  return files;
 }
 
 Deno.test("weights rewritten in place: everything downstream of the model reruns, results equal a fresh cache's", async () => {
-  const box = await sandbox();
-  try {
+  await withSandbox(async (box) => {
     const setup = await writeFolderSetup(box.root);
     assert.equal(await run(box, [setup.pipeline]), 23);
     const before = await resultFiles(box);
@@ -74,14 +72,11 @@ Deno.test("weights rewritten in place: everything downstream of the model reruns
     const after = await resultFiles(box);
     assert.notDeepEqual(after, before);
     assert.deepEqual(after, await freshResults(setup.pipeline));
-  } finally {
-    await Deno.remove(box.root, { recursive: true });
-  }
+  });
 });
 
 Deno.test("one data image edited: its dataset's jobs rerun, the other dataset's stay cached, results equal a fresh cache's", async () => {
-  const box = await sandbox();
-  try {
+  await withSandbox(async (box) => {
     const setup = await writeFolderSetup(box.root);
     assert.equal(await run(box, [setup.pipeline]), 23);
     // A DTD image replaced by another class's image: new bytes, same name.
@@ -99,9 +94,7 @@ Deno.test("one data image edited: its dataset's jobs rerun, the other dataset's 
     assert.equal(lines.get("model"), "cached");
     assert.ok(await run(box, [setup.pipeline]) >= 2);
     assert.deepEqual(await resultFiles(box), await freshResults(setup.pipeline));
-  } finally {
-    await Deno.remove(box.root, { recursive: true });
-  }
+  });
 });
 
 Deno.test("--force replaces the forced job's artifact with its new output; downstream follows its digest", async () => {
@@ -140,8 +133,7 @@ Deno.test("--force replaces the forced job's artifact with its new output; downs
 });
 
 Deno.test("a head corrupted in place with size and mtime kept: plan --verify and run --verify recompute it", async () => {
-  const box = await sandbox();
-  try {
+  await withSandbox(async (box) => {
     await run(box, [TINY]);
     const before = await resultFiles(box);
     const head = `${await artifactOf(box, "head/after-00/DTD")}/data/head.npy`;
@@ -166,7 +158,5 @@ Deno.test("a head corrupted in place with size and mtime kept: plan --verify and
     assert.deepEqual(await resultFiles(box), before);
     const again = await cli(box, ["run", TINY, "--verify"]);
     assert.equal(ranCount(again.stdout), 0);
-  } finally {
-    await Deno.remove(box.root, { recursive: true });
-  }
+  });
 });

@@ -34,6 +34,19 @@ export async function sandbox(prefix = "rankone-e2e-"): Promise<Sandbox> {
   };
 }
 
+/** A sandbox for the length of `body`, removed afterwards whatever happens. */
+export async function withSandbox(
+  body: (box: Sandbox) => Promise<void>,
+  prefix = "rankone-e2e-",
+): Promise<void> {
+  const box = await sandbox(prefix);
+  try {
+    await body(box);
+  } finally {
+    await Deno.remove(box.root, { recursive: true });
+  }
+}
+
 /** The `deno task` entry point (`src/cli/main.ts`) run as its own process in the sandbox. */
 export async function cli(
   box: Sandbox,

@@ -2,8 +2,8 @@
  * A user's setup on disk for the tests that need external inputs: a weights folder (the tiny
  * CLIP the model stage generates, with its tokenizer, in the Hugging Face layout) and a data root
  * holding synthetic DTD and EuroSAT in their torchvision layouts, plus a pipeline that reads them
- * (tests/fixtures/pipelines/tiny.yaml with `model.weights` and `benchmark.root`, and the
- * repository's reference figures beside its tables).
+ * (tests/fixtures/pipelines/tiny.yaml with `model.weights` and `benchmark.root`, three training
+ * steps per task, and the repository's reference figures beside its tables).
  */
 import { fileURLToPath } from "node:url";
 import { writeSyntheticMtil } from "../src/mtil/synthetic.ts";
@@ -77,6 +77,7 @@ export async function writeFolderSetup(root: string): Promise<FolderSetup> {
       "benchmark:",
       "  synthetic: null",
       `  root: ${setup.data}`,
+      "train: { steps: 3, iterations: 3 }",
       "report:",
       `  reference: ${REFERENCE}`,
       "",

@@ -3,7 +3,16 @@
  * during a run, Ctrl-C and SIGTERM in the middle of training, usage errors.
  */
 import assert from "node:assert/strict";
-import { cli, exists, ranCount, type Sandbox, sandbox, spawnCli, TINY } from "./cli_sandbox.ts";
+import {
+  cli,
+  exists,
+  ranCount,
+  type Sandbox,
+  sandbox,
+  spawnCli,
+  TINY,
+  withSandbox,
+} from "./cli_sandbox.ts";
 
 /** The result files that carry numbers. */
 async function resultFiles(box: Sandbox): Promise<Record<string, string>> {
@@ -84,9 +93,8 @@ Deno.test("two identical runs at once compute each job once, both succeed and gi
 });
 
 Deno.test("cache gc --unused-days 0 during a run removes nothing the run needs", async () => {
-  const box = await sandbox();
-  try {
-    const slow = ["--set", "train.steps=40", "--set", "train.iterations=40"];
+  await withSandbox(async (box) => {
+    const slow = ["--set", "train.steps=30", "--set", "train.iterations=30"];
     const child = spawnCli(box, ["run", TINY, ...slow]);
     const { rest } = await waitFor(child.stderr, /train\/task-01-DTD: run/);
     const gc = await cli(box, ["cache", "gc", "--unused-days", "0"]);
@@ -103,15 +111,12 @@ Deno.test("cache gc --unused-days 0 during a run removes nothing the run needs",
     // Without a run, the same command removes everything.
     const after = await cli(box, ["cache", "gc", "--unused-days", "0"]);
     assert.match(after.stdout, /^removed 24 entries/m);
-  } finally {
-    await Deno.remove(box.root, { recursive: true });
-  }
+  });
 });
 
 for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
   Deno.test(`${signal} during a 150-step training exits ${code} within 2 s, one message, nothing left behind`, async () => {
-    const box = await sandbox();
-    try {
+    await withSandbox(async (box) => {
       const long = ["--set", "train.steps=150", "--set", "train.iterations=150"];
       const child = spawnCli(box, ["run", TINY, ...long]);
       const { rest } = await waitFor(child.stderr, /train\/task-01-DTD: \d+\/150 it/);
@@ -126,21 +131,16 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
       assert.match(stderr, /error: (interrupted|terminated) during train\/task-01-DTD/);
       assert.deepEqual(await leftovers(box), []);
       assert.equal(await exists(`${box.results}/tiny/default`), false);
-    } finally {
-      await Deno.remove(box.root, { recursive: true });
-    }
+    });
   });
 }
 
 Deno.test("usage errors exit 2: --until or --force naming no job", async () => {
-  const box = await sandbox();
-  try {
+  await withSandbox(async (box) => {
     for (const flag of ["--until", "--force"]) {
       const result = await cli(box, ["run", TINY, flag, "nosuchstage"]);
       assert.equal(result.code, 2, result.stderr);
       assert.equal(result.stderr, `error: ${flag} nosuchstage: no job has this id or kind\n`);
     }
-  } finally {
-    await Deno.remove(box.root, { recursive: true });
-  }
+  });
 });

@@ -5,8 +5,19 @@ import { CacheStore } from "../src/cache/store.ts";
 import { planJobs } from "../src/runner/plan.ts";
 import { runJobs } from "../src/runner/run.ts";
 import { pipeline, testStages } from "./runner_stages.ts";
+import { withTempDir } from "./temp_dir.ts";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/runner_pipeline.ts", import.meta.url));
+
+/** The fixture pipeline on cache `root`, its progress lines on stdout (see the fixture). */
+function spawnFixture(root: string, delayMs: number, mode = ""): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", FIXTURE, root, String(delayMs), mode],
+    stdout: "piped",
+    stderr: "null",
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+  }).spawn();
+}
 
 /** Every file under the artifacts folder with its bytes, by relative path (stamps excluded). */
 async function artifactFiles(store: CacheStore): Promise<Map<string, string>> {
@@ -32,12 +43,7 @@ Deno.test("SIGKILL mid-job leaves only a temp folder; the rerun matches an unint
   const killedRoot = await Deno.makeTempDir({ prefix: "rankone-kill-" });
   const cleanRoot = await Deno.makeTempDir({ prefix: "rankone-clean-" });
   try {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", FIXTURE, killedRoot, "3000"],
-      stdout: "piped",
-      stderr: "null",
-      env: { DENO_NO_UPDATE_CHECK: "1" },
-    }).spawn();
+    const child = spawnFixture(killedRoot, 3000);
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let seen = "";
     while (!seen.includes("progress scale/y 2/10")) {
@@ -92,12 +98,7 @@ Deno.test("SIGKILL mid-job leaves only a temp folder; the rerun matches an unint
 Deno.test("SIGINT mid-job stops the run with exit code 130 and leaves no temp folder or artifact", async () => {
   const root = await Deno.makeTempDir({ prefix: "rankone-int-" });
   try {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", FIXTURE, root, "3000"],
-      stdout: "piped",
-      stderr: "null",
-      env: { DENO_NO_UPDATE_CHECK: "1" },
-    }).spawn();
+    const child = spawnFixture(root, 3000);
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let seen = "";
     let interrupted = false;
@@ -127,12 +128,7 @@ async function interrupt(
   root: string,
   options: { delayMs: number; mode?: string; after: string; signals: Deno.Signal[] },
 ): Promise<{ status: Deno.CommandStatus; seen: string; secondToExit: number }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", FIXTURE, root, String(options.delayMs), options.mode ?? ""],
-    stdout: "piped",
-    stderr: "null",
-    env: { DENO_NO_UPDATE_CHECK: "1" },
-  }).spawn();
+  const child = spawnFixture(root, options.delayMs, options.mode);
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   let sentAt = 0;
@@ -161,8 +157,7 @@ async function leftovers(root: string): Promise<string[]> {
 }
 
 Deno.test("SIGTERM mid-job stops the run with exit code 143 and leaves no temp folder or lock", async () => {
-  const root = await Deno.makeTempDir({ prefix: "rankone-term-" });
-  try {
+  await withTempDir("rankone-term-", async (root) => {
     const { status, seen } = await interrupt(root, {
       delayMs: 3000,
       after: "progress scale/y 2/10",
@@ -172,14 +167,11 @@ Deno.test("SIGTERM mid-job stops the run with exit code 143 and leaves no temp f
     assert.match(seen, /signal SIGTERM\n/);
     assert.match(seen, /error: terminated during scale\/y; its partial output was discarded/);
     assert.deepEqual(await leftovers(root), []);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a second Ctrl-C exits at once (130) when the job does not stop, removing its temp folder", async () => {
-  const root = await Deno.makeTempDir({ prefix: "rankone-int2-" });
-  try {
+  await withTempDir("rankone-int2-", async (root) => {
     const { status, seen, secondToExit } = await interrupt(root, {
       delayMs: 10_000,
       mode: "ignore-abort",
@@ -190,14 +182,11 @@ Deno.test("a second Ctrl-C exits at once (130) when the job does not stop, remov
     assert.doesNotMatch(seen, /progress scale\/y 4\/10/); // stopped within the job
     assert.ok(secondToExit < 1.5, `${secondToExit.toFixed(2)} s`);
     assert.deepEqual(await leftovers(root), []);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a second Ctrl-C ends a process stuck in one long computation within about a second", async () => {
-  const root = await Deno.makeTempDir({ prefix: "rankone-busy-" });
-  try {
+  await withTempDir("rankone-busy-", async (root) => {
     const { status, secondToExit } = await interrupt(root, {
       delayMs: 100,
       mode: "busy",
@@ -208,7 +197,5 @@ Deno.test("a second Ctrl-C ends a process stuck in one long computation within a
     assert.equal(status.signal, "SIGKILL");
     assert.ok(secondToExit < 3, `${secondToExit.toFixed(2)} s (the job computes for 20 s)`);
     assert.deepEqual(await leftovers(root), []);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  });
 });

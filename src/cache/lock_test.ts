@@ -2,16 +2,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { HOST, PROCESS_START } from "./host.ts";
 import { beatAll, type HolderInfo, liveRunKeys, Locks, RunLease } from "./lock.ts";
+import { withTempDir } from "../../tests/temp_dir.ts";
 
 const KEY = "ab".repeat(32);
 
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "rankone-lock-test-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(body: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("rankone-lock-test-", body);
 }
 
 /** Writes a lock file as another holder would, with its mtime `ageMs` in the past. */

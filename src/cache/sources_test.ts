@@ -4,14 +4,10 @@ import { sha256Hex } from "./digest.ts";
 import { contentDigest } from "./manifest.ts";
 import { ABSENT_DIGEST, SourceHasher } from "./sources.ts";
 import { StateTable } from "./state.ts";
+import { withTempDir } from "../../tests/temp_dir.ts";
 
-async function withFolder(body: (root: string) => Promise<void>): Promise<void> {
-  const root = await Deno.makeTempDir({ prefix: "rankone-sources-test-" });
-  try {
-    await body(root);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+function withFolder(body: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("rankone-sources-test-", body);
 }
 
 function hasher(root: string): SourceHasher {

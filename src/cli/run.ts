@@ -34,6 +34,9 @@ export async function main(args: string[]): Promise<number> {
     console.error(`--backend ${flags.backend}: unknown backend\n${USAGE}`);
     return 2;
   }
+  // A bad spec fails here, before anything is started or written.
+  const compiled = await compilePipeline(flags);
+  const resultsRoot = resolve(flags.results ?? Deno.env.get("RANKONE_RESULTS") ?? "results");
   const interrupt = interruptOnSignals({
     onFirst: (interruption) =>
       console.error(
@@ -43,8 +46,6 @@ export async function main(args: string[]): Promise<number> {
   });
   let lease;
   try {
-    const compiled = await compilePipeline(flags);
-    const resultsRoot = resolve(flags.results ?? Deno.env.get("RANKONE_RESULTS") ?? "results");
     await interrupt.ready;
     const store = await CacheStore.open();
     lease = await store.openLease(compiled.graphs[0]!.pipeline.name);

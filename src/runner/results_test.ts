@@ -2,14 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { HOST } from "../cache/host.ts";
 import { removeLeftovers, swapInto } from "./results.ts";
+import { withTempDir } from "../../tests/temp_dir.ts";
 
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "rankone-results-test-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(body: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("rankone-results-test-", body);
 }
 
 async function folderWith(dir: string, name: string, text: string): Promise<string> {
