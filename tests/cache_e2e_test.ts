@@ -100,7 +100,15 @@ Deno.test("one data image edited: its dataset's jobs rerun, the other dataset's 
 Deno.test("--force replaces the forced job's artifact with its new output; downstream follows its digest", async () => {
   const box = await sandbox();
   const fresh = await sandbox("rankone-fresh-");
-  const until = ["--until", "merge/task-01-DTD"];
+  // Two training steps: the cpu backend is slow, and one step already gives other bytes.
+  const until = [
+    "--until",
+    "merge/task-01-DTD",
+    "--set",
+    "train.steps=2",
+    "--set",
+    "train.iterations=2",
+  ];
   try {
     // The backend is not in the key (values agree to rounding): a forced rerun on another one
     // computes other bytes under the same key.
