@@ -336,6 +336,23 @@ Deno.test("a job runs from its record alone and lands under the same key; a miss
   });
 });
 
+Deno.test("a job the plan says will run has a record already: another process can run it from the plan alone", async () => {
+  await withCache(async (store) => {
+    const stages = testStages();
+    const plan = await planJobs(pipeline(), { store, stages });
+    const generate = plan.jobs[0]!;
+    assert.equal(generate.status, "run");
+    // A worker given only the key (here: this process, through the record).
+    const worker = await runRecordedJob(store, generate.key!, { stages });
+    assert.equal(worker.status, "ran");
+    // The run finds it computed and goes on from there.
+    const summary = await runJobs(plan);
+    assert.equal(byId(summary, "generate/x").status, "cached");
+    assert.equal(byId(summary, "generate/x").detail, "computed by another process");
+    assert.equal(summary.ran, 4);
+  });
+});
+
 Deno.test("a job's source folder enters its key by content: one edited file reruns it, naming the count", async () => {
   await withCache(async (store) => {
     const folder = await Deno.makeTempDir({ prefix: "rankone-source-" });

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import type { JsonValue } from "./canonical_json.ts";
-import type { SourceSpec } from "./job.ts";
+import type { Job, SourceSpec } from "./job.ts";
 import { jobKey, KEY_SCHEMA, type KeyMaterial } from "./key.ts";
 import { type CacheStore, writeFileAtomic } from "./store.ts";
 
@@ -63,6 +63,35 @@ export async function writeRecord(
   }
   await writeFileAtomic(recordPath(store, record.key), JSON.stringify(full, null, 1));
   return full;
+}
+
+/**
+ * Writes the record of `job` under `key`, given where each input artifact is (its job, key and
+ * digest) and the digest each source was hashed to.
+ */
+export function writeJobRecord(
+  store: CacheStore,
+  job: Job,
+  at: {
+    key: string;
+    inputs: Record<string, { job: string; key: string; digest: string }>;
+    sources: Record<string, string>;
+  },
+): Promise<JobRecord> {
+  return writeRecord(store, {
+    key: at.key,
+    id: job.id,
+    kind: job.kind,
+    version: job.version,
+    params: job.params,
+    inputs: at.inputs,
+    sources: Object.fromEntries(
+      Object.entries(job.sources).map(([name, spec]) => [name, {
+        ...spec,
+        digest: at.sources[name]!,
+      }]),
+    ),
+  });
 }
 
 /** The record of `key`; a UserError when there is none or it is not one this version can run. */

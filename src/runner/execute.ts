@@ -9,7 +9,7 @@
 import type { InputArtifact, Job, JobContext, SourceInput, StageRunner } from "../cache/job.ts";
 import type { KeyMaterial } from "../cache/key.ts";
 import type { HolderInfo } from "../cache/lock.ts";
-import { writeRecord } from "../cache/record.ts";
+import { writeJobRecord } from "../cache/record.ts";
 import type { Artifact, CacheStore, PendingArtifact, Verification } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
 import { isEnvironmentError, isOutOfSpace, JobFailed, RunInterrupted } from "./errors.ts";
@@ -56,24 +56,15 @@ export async function computeJob(request: ComputeRequest): Promise<Computed> {
       const lookup = await store.lookup(key, { verify: request.verify });
       if (lookup.found) return { artifact: lookup.artifact, computed: false };
     }
-    await writeRecord(store, {
+    await writeJobRecord(store, job, {
       key,
-      id: job.id,
-      kind: job.kind,
-      version: job.version,
-      params: job.params,
       inputs: Object.fromEntries(
         Object.entries(request.inputs).map(([name, input]) => [
           name,
           { job: input.job, key: input.key, digest: input.digest },
         ]),
       ),
-      sources: Object.fromEntries(
-        Object.entries(job.sources).map(([name, spec]) => [
-          name,
-          { ...spec, digest: request.sources[name]!.digest },
-        ]),
-      ),
+      sources: request.material.sources,
     });
     const artifact = await execute(request);
     await store.writeIndex({

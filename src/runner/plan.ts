@@ -11,6 +11,7 @@ import { jobKey, type KeyMaterial } from "../cache/key.ts";
 import type { RunLease } from "../cache/lock.ts";
 import { changedNames, diffJson, explainMiss } from "../cache/reason.ts";
 import type { HashProgress, SourceDigest } from "../cache/sources.ts";
+import { writeJobRecord } from "../cache/record.ts";
 import { CacheStore, type IndexEntry, type Lookup, type Verification } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
 import type { Plan, PlannedJob } from "./types.ts";
@@ -204,8 +205,11 @@ async function planOne(
     sources,
   };
   const key = jobKey(material, `job ${job.id} params`);
+  // A job that will run gets its record now: another process can start it from the plan alone.
+  const record = () => writeJobRecord(store, job, { key, inputs: inputsAt(job, byId), sources });
   if (forced) {
     plan.lease?.register([key]);
+    await record();
     return { ...base, status: "run", reason: "FORCED", detail: "forced", key };
   }
   const lookup = await lookupOnce(plan, key);
@@ -220,7 +224,21 @@ async function planOne(
     problem: lookup.problem,
     changedFiles,
   });
+  await record();
   return { ...base, status: "run", reason, detail, key };
+}
+
+/** Where each input of `job` is: its cached upstream artifact's job, key and digest. */
+function inputsAt(
+  job: Job,
+  byId: Map<string, PlannedJob>,
+): Record<string, { job: string; key: string; digest: string }> {
+  return Object.fromEntries(
+    Object.entries(job.inputs).map(([name, upstreamId]) => {
+      const upstream = byId.get(upstreamId)!;
+      return [name, { job: upstreamId, key: upstream.key!, digest: upstream.digest! }];
+    }),
+  );
 }
 
 /** True when a `force` pattern names this job: its id, its kind, or a `*` glob over its id. */
