@@ -134,8 +134,7 @@ function garbageReason(info: ArtifactInfo, options: GcOptions, now: Date): Remov
 /** Why `key` must stay: a live run registered it, or its lock is held; null when free. */
 async function inUse(store: CacheStore, key: string): Promise<string | null> {
   if ((await liveRunKeys(store.runsDir, store.locks)).has(key)) return "used by a running pipeline";
-  const holder = await store.locks.holderOf(key);
-  return holder === null ? null : `being computed by pid ${holder.pid} on ${holder.host}`;
+  return (await store.locks.isHeld(key)) ? "being computed" : null;
 }
 
 /**
@@ -179,7 +178,7 @@ async function leftoverTemps(store: CacheStore): Promise<Removal[]> {
     if (pid === Deno.pid && host === HOST) continue;
     if (host === HOST && PROCESS_START !== 0 && processAlive(pid, 0)) continue;
     if (PROCESS_START === 0 && await youngerThanADay(path)) continue; // no /proc: judge by age
-    if (/^[0-9a-f]{64}$/.test(key) && await store.locks.holderOf(key) !== null) continue;
+    if (/^[0-9a-f]{64}$/.test(key) && await store.locks.isHeld(key)) continue;
     found.push({ what: "temp", path, bytes: await treeBytes(path), detail: item.name });
   }
   return found;
@@ -212,12 +211,20 @@ async function youngerThanADay(path: string): Promise<boolean> {
   return Date.now() - mtime < 86_400_000;
 }
 
-/** Lock files whose holder is dead (killed while computing) are removed. */
+/**
+ * Lock files whose holder is dead (killed while computing) are removed, and the scraps a killed
+ * taker can leave beside them (its not yet linked `.tmp`, a moved-aside `.dead-*`) after an hour.
+ */
 async function removeDeadLocks(store: CacheStore): Promise<void> {
   for await (const item of Deno.readDir(store.locksDir)) {
-    if (!item.name.endsWith(".lock")) continue;
+    if (!item.name.endsWith(".lock")) {
+      const path = join(store.locksDir, item.name);
+      const mtime = (await Deno.stat(path).catch(() => null))?.mtime?.getTime() ?? Date.now();
+      if (Date.now() - mtime > 3_600_000) await Deno.remove(path).catch(() => {});
+      continue;
+    }
     const key = item.name.slice(0, -".lock".length);
-    if (await store.locks.holderOf(key) !== null) continue;
+    if (await store.locks.isHeld(key)) continue;
     const attempt = await store.locks.tryAcquire(key, "cache gc");
     if ("held" in attempt) await store.locks.release(attempt.held);
   }

@@ -6,9 +6,10 @@
  *   <cache>/runs/<host>.<pid>.<n>.jsonl a running pipeline: a header line, then every artifact
  *                                       key it has used or written, one per line
  *
- * A lock is taken by creating its file exclusively (O_CREAT | O_EXCL, atomic on local file
- * systems and on NFSv3 and later), holding one JSON line: host, pid, the process's start time,
- * the job, when, and a random nonce. While held, the holder rewrites those same bytes every
+ * A lock is taken by writing its content to a file of its own and hard-linking that file to the
+ * lock's name: link() fails when the name exists, atomically on local file systems and on NFS
+ * (the classic NFS lock), so the lock file always holds its whole line: host, pid, the process's
+ * start time, the job, when, and a random nonce. While held, the holder rewrites those same bytes every
  * HEARTBEAT_MS, which moves the file's mtime on the file server's clock. A holder is dead when:
  *   - it runs on this host and its pid is gone (or now belongs to a later process), or
  *   - its lock file's mtime is older than `staleMs` on the file server's clock, read by writing a
@@ -123,7 +124,8 @@ export interface HeldLock {
   readonly lost: boolean;
 }
 
-export type LockAttempt = { held: HeldLock } | { holder: HolderInfo };
+/** The lock, or who holds it (null: a holder whose file is still being written). */
+export type LockAttempt = { held: HeldLock } | { holder: HolderInfo | null };
 
 export class Locks {
   readonly dir: string;
@@ -145,20 +147,24 @@ export class Locks {
     for (let attempt = 0; attempt < 5; attempt++) {
       const holder = newHolder(what);
       const bytes = new TextEncoder().encode(JSON.stringify(holder) + "\n");
+      // Written whole under a name of its own, then linked into place: link() fails when the lock
+      // exists (exclusive, atomic on NFS too), and a lock file is never seen half written.
+      const temp = `${path}.${holder.nonce}.tmp`;
+      await Deno.writeFile(temp, bytes);
       try {
-        using file = await Deno.open(path, { write: true, createNew: true });
-        await file.write(bytes);
+        await Deno.link(temp, path);
       } catch (error) {
         if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
         const current = await this.liveHolder(path);
-        if (current.alive) return { holder: current.holder! };
+        if (current.alive) return { holder: current.holder };
         await this.takeOver(path, current.holder);
         continue;
+      } finally {
+        await Deno.remove(temp).catch(() => {});
       }
       return { held: this.hold(key, path, holder, bytes) };
     }
-    const holder = await this.liveHolder(path);
-    return { holder: holder.holder ?? { ...newHolder("?"), host: "?" } };
+    return { holder: (await this.liveHolder(path)).holder };
   }
 
   /**
@@ -168,7 +174,7 @@ export class Locks {
   async acquire(
     key: string,
     what: string,
-    options: { signal?: AbortSignal; onWait?: (holder: HolderInfo) => void } = {},
+    options: { signal?: AbortSignal; onWait?: (holder: HolderInfo | null) => void } = {},
   ): Promise<HeldLock> {
     let told = false;
     let delay = 100;
@@ -198,6 +204,11 @@ export class Locks {
   async holderOf(key: string): Promise<HolderInfo | null> {
     const found = await this.liveHolder(this.pathOf(key));
     return found.alive ? found.holder : null;
+  }
+
+  /** Whether a live process holds `key`'s lock (one whose lock file is still being written too). */
+  async isHeld(key: string): Promise<boolean> {
+    return (await this.liveHolder(this.pathOf(key))).alive;
   }
 
   /**

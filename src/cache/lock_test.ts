@@ -33,7 +33,7 @@ Deno.test("a lock is exclusive: a second taker is told who holds it until it is 
     const first = await locks.tryAcquire(KEY, "job a");
     assert.ok("held" in first);
     const second = await locks.tryAcquire(KEY, "job b");
-    assert.ok("holder" in second);
+    assert.ok("holder" in second && second.holder !== null);
     assert.deepEqual([second.holder.host, second.holder.pid, second.holder.what], [
       HOST,
       Deno.pid,
@@ -54,7 +54,7 @@ Deno.test("acquire waits for the holder, tells once who it waits for, and gets t
     const first = await locks.tryAcquire(KEY, "job a");
     assert.ok("held" in first);
     const waitedFor: string[] = [];
-    const waiting = locks.acquire(KEY, "job b", { onWait: (h) => waitedFor.push(h.what) });
+    const waiting = locks.acquire(KEY, "job b", { onWait: (h) => waitedFor.push(h?.what ?? "") });
     await new Promise((done) => setTimeout(done, 300));
     await locks.release(first.held);
     const second = await waiting;
@@ -89,7 +89,7 @@ Deno.test("another host's lock is live while its heartbeat is fresh and taken ov
     const fresh = await foreignLock(locks.pathOf(KEY), {}, 5_000);
     const blocked = await locks.tryAcquire(KEY, "job b");
     assert.ok("holder" in blocked);
-    assert.equal(blocked.holder.nonce, fresh.nonce);
+    assert.equal(blocked.holder?.nonce, fresh.nonce);
     await foreignLock(locks.pathOf(KEY), {}, 61_000);
     const taken = await locks.tryAcquire(KEY, "job b");
     assert.ok("held" in taken);
@@ -135,5 +135,20 @@ Deno.test("a held lock's heartbeat moves its mtime without changing its content"
     assert.equal(await Deno.readTextFile(path), text);
     assert.equal(attempt.held.lost, false);
     await locks.release(attempt.held);
+  });
+});
+
+Deno.test("a lock file still being written counts as held, by a holder not known yet", async () => {
+  await withDir(async (dir) => {
+    const locks = new Locks(dir);
+    await Deno.writeTextFile(locks.pathOf(KEY), ""); // created, its line not written yet
+    assert.deepEqual(await locks.tryAcquire(KEY, "job b"), { holder: null });
+    const told: (HolderInfo | null)[] = [];
+    const waiting = locks.acquire(KEY, "job b", { onWait: (holder) => told.push(holder) });
+    await new Promise((done) => setTimeout(done, 200));
+    await Deno.remove(locks.pathOf(KEY));
+    const held = await waiting;
+    assert.deepEqual(told, [null]);
+    await locks.release(held);
   });
 });

@@ -33,7 +33,7 @@ export interface ComputeRequest {
   progress(done: number, total: number, note?: string): void;
   log(line: string): void;
   /** Told once when another process holds the key's lock and this one waits for it. */
-  waiting?(holder: HolderInfo): void;
+  waiting?(holder: HolderInfo | null): void;
 }
 
 export interface Computed {

@@ -175,11 +175,11 @@ async function runOne(
     backend: options.backend,
     progress: (done, total, note) => display.jobProgress(job.id, done, total, note),
     log: (line) => display.jobLog(job.id, line),
-    waiting: (holder) =>
-      display.jobLog(
-        job.id,
-        `waiting: pid ${holder.pid} on ${holder.host} is computing it (since ${holder.since})`,
-      ),
+    waiting: (holder) => {
+      const who = holder === null ? "another process" : `pid ${holder.pid} on ${holder.host}`;
+      const since = holder === null ? "" : ` (since ${holder.since})`;
+      display.jobLog(job.id, `waiting: ${who} is computing it${since}`);
+    },
   });
   plan.verdicts.set(key, { found: true, artifact: computed.artifact });
   artifacts.set(job.id, computed.artifact);
