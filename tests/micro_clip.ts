@@ -7,6 +7,7 @@ import type { ClipArch } from "../src/clip/arch.ts";
 import { buildModel, type ClipModel, parameterShapes } from "../src/clip/model.ts";
 import { SeededRng } from "../src/io/rng.ts";
 import type { MethodConfig } from "../src/method/config.ts";
+import { type AdapterPool, createAdapterPool } from "../src/method/pool.ts";
 import type { FewShotSet, TrainOptions } from "../src/method/train.ts";
 
 export const MICRO_ARCH: ClipArch = {
@@ -81,4 +82,19 @@ export function microTrainOptions(
     seed: 42,
     ...overrides,
   };
+}
+
+/**
+ * A fresh adapter pool whose B (`up`) is uniform in [-0.5, 0.5] rather than zero: at
+ * initialisation B = 0 and A would get no gradient to compare.
+ */
+export function poolWithNonZeroB(arch: ClipArch, method: MethodConfig): AdapterPool {
+  const pool = createAdapterPool(arch, method, { rng: new SeededRng(3) });
+  const rng = new SeededRng(4);
+  for (const adapter of pool.adapters.values()) {
+    const [rows, cols] = adapter.up.shape;
+    const values = Float32Array.from({ length: rows * cols }, () => rng.uniform(-0.5, 0.5));
+    tf.tidy(() => adapter.up.assign(tf.tensor2d(values, [rows, cols])));
+  }
+  return pool;
 }

@@ -12,8 +12,9 @@ import {
   microPixels,
   microTokenize,
   microTrainOptions,
+  poolWithNonZeroB,
 } from "../../tests/micro_clip.ts";
-import { type AdapterPool, createAdapterPool, disposeAdapterPool, poolLinear } from "./pool.ts";
+import { createAdapterPool, disposeAdapterPool, poolLinear } from "./pool.ts";
 import { clipLoss, type TrainResult, trainTask } from "./train.ts";
 
 /** The micro CLIP with three blocks per encoder, so blocks feed blocks. */
@@ -40,25 +41,13 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, lab
   }
 }
 
-/** A fresh pool with non-zero B (at init B = 0 and A would get no gradient). */
-function seededPool(method: MethodConfig): AdapterPool {
-  const pool = createAdapterPool(DEEP_ARCH, method, { rng: new SeededRng(3) });
-  const rng = new SeededRng(4);
-  for (const adapter of pool.adapters.values()) {
-    const [rows, cols] = adapter.up.shape;
-    const values = Float32Array.from({ length: rows * cols }, () => rng.uniform(-0.5, 0.5));
-    tf.tidy(() => adapter.up.assign(tf.tensor2d(values, [rows, cols])));
-  }
-  return pool;
-}
-
 /** Loss and gradients of one contrastive step on 4 samples; counts read after it. */
 async function stepGradients(
   model: ClipModel,
   method: MethodConfig,
   checkpoint: boolean,
 ): Promise<{ loss: number; grads: Map<string, Float32Array>; counts: Float32Array[] }> {
-  const pool = seededPool(method);
+  const pool = poolWithNonZeroB(DEEP_ARCH, method);
   const linear = poolLinear(pool, { training: true, rng: new SeededRng(9) });
   const labels = [0, 1, 2, 3];
   const { value, grads } = tf.tidy(() => {

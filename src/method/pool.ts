@@ -280,6 +280,23 @@ export function resetCounts(pool: AdapterPool): void {
   }
 }
 
+/**
+ * Inverted dropout as `tf.dropout` computes it, with the noise drawn token-major: `[tokens, batch,
+ * d]`, then transposed to x's `[batch, tokens, d]`. A seed's first draws then go to the first
+ * tokens, so a forward over a prefix of the tokens (the text encoder cut at the end token,
+ * `textTokens`) drops exactly what the full context drops at those positions, and trains the same.
+ */
+export function tokenMajorDropout(x: tf.Tensor3D, rate: number, seed: number): tf.Tensor3D {
+  const [batch, tokens, width] = x.shape;
+  const keep = 1 - rate;
+  const noise = tf.transpose(tf.randomUniform([tokens, batch, width], 0, 1, "float32", seed), [
+    1,
+    0,
+    2,
+  ]); // [batch, tokens, width]
+  return tf.mul(x, tf.div(tf.floor(tf.add(noise, keep)), keep));
+}
+
 /** x·W + b for x [batch, tokens, d_in] -> [batch, tokens, d_out]. */
 export function plainLinearApply(layer: LinearLayer, x: tf.Tensor3D): tf.Tensor3D {
   const [batch, tokens, dIn] = x.shape;
@@ -335,7 +352,7 @@ export function poolLinear(pool: AdapterPool, options: PoolForwardOptions): Repl
     const counting = countActivations && !replaying;
     let branchInput: tf.Tensor3D = x;
     if (options.training && config.dropout > 0) {
-      branchInput = tf.dropout(x, config.dropout, undefined, dropoutSeed(layer)) as tf.Tensor3D;
+      branchInput = tokenMajorDropout(x, config.dropout, dropoutSeed(layer));
     }
     const flat = tf.reshape(branchInput, [batch * tokens, dIn]);
     const hidden = tf.matMul(flat, adapter.down); // [batch·tokens, r]

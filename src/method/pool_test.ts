@@ -6,7 +6,13 @@ import { SeededRng } from "../io/rng.ts";
 import { needsShared, sharedPath } from "../../tests/shared.ts";
 import { assignTidy, singleLinearConfig, tinyArch } from "../../tests/tiny_pool.ts";
 import { applyTaskDelta, extractTaskDelta } from "./delta.ts";
-import { createAdapterPool, disposeAdapterPool, plainLinearApply, poolLinear } from "./pool.ts";
+import {
+  createAdapterPool,
+  disposeAdapterPool,
+  plainLinearApply,
+  poolLinear,
+  tokenMajorDropout,
+} from "./pool.ts";
 import { countVotes, expertMask, topKIndices } from "./routing.ts";
 
 await tf.setBackend("cpu");
@@ -170,5 +176,29 @@ Deno.test("merge() adds (1/r)·B_top·A_top; the merged plain layer equals the p
   assertClose(viaPool, viaMerged, 1e-6);
   tf.dispose([x, layer.weight, layer.bias, plainW0.weight, plainW0.bias]);
   disposeAdapterPool(pool);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("tokenMajorDropout() drops on a prefix of the tokens what it drops there on all of them, at the rate, scaled by 1/keep", () => {
+  const before = tf.memory().numTensors;
+  const [batch, tokens, width] = [3, 40, 64];
+  const x = tf.ones([batch, tokens, width]) as tf.Tensor3D;
+  const full = tf.tidy(() => tokenMajorDropout(x, 0.2, 1234));
+  const prefix = tf.tidy(() => tokenMajorDropout(x.slice([0, 0, 0], [batch, 7, width]), 0.2, 1234));
+  const fullValues = full.dataSync();
+  const prefixValues = prefix.dataSync();
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < 7; t++) {
+      for (let d = 0; d < width; d++) {
+        const kept = prefixValues[(b * 7 + t) * width + d];
+        assert.equal(kept, fullValues[(b * tokens + t) * width + d], `[${b}, ${t}, ${d}]`);
+      }
+    }
+  }
+  const kept = fullValues.filter((value) => value !== 0);
+  assert.ok(kept.every((value) => Math.abs(value - 1 / 0.8) < 1e-6), "kept entries scaled 1/0.8");
+  const dropped = 1 - kept.length / fullValues.length;
+  assert.ok(Math.abs(dropped - 0.2) < 0.02, `dropped ${dropped} of the entries`);
+  tf.dispose([x, full, prefix]);
   assert.equal(tf.memory().numTensors, before);
 });

@@ -83,7 +83,9 @@ export const trainStage = defineStage<TrainArgs, TrainParams>({
   kind: "train",
   // 2: the AGO term's gradient is sign(x), 0 at x = 0 (torch's), not tf.abs's -1: tasks after
   // the first train differently with the same params, so results of version 1 are stale.
-  version: 2,
+  // 3: the LoRA dropout noise is drawn token-major (method/pool.ts), so a seed drops other
+  // entries than version 2 did.
+  version: 3,
   declare(args) {
     const { model, deltas, bank, fewshot, data, ...settings } = args;
     return {
