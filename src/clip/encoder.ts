@@ -18,7 +18,7 @@ import { UserError } from "../errors.ts";
 import type { ClipArch, EncoderName } from "./arch.ts";
 import { currentBackend } from "./backend.ts";
 import type { LinearApply } from "./linear.ts";
-import { type ClipModel, encodeImage, encodeText } from "./model.ts";
+import { type ClipModel, encodeImage, encodeText, textTokens } from "./model.ts";
 import {
   IMAGE_INPUT,
   IMAGE_OUTPUT,
@@ -226,10 +226,9 @@ function tfjsEncoder(model: ClipModel, reason: string, linear?: LinearApply): Cl
       );
     },
     async encodeTexts(tokens) {
-      const count = checkedCount(tokens.length, contextLength, "tokens");
-      return await run(() =>
-        encodeText(model, tf.tensor2d(tokens, [count, contextLength], "int32"), { linear })
-      );
+      checkedCount(tokens.length, contextLength, "tokens");
+      // Cut after the batch's last end token on the host: the features of the full rows.
+      return await run(() => encodeText(model, textTokens(tokens, contextLength), { linear }));
     },
     dispose: () => Promise.resolve(),
   };

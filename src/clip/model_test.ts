@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { needsShared, sharedPath } from "../../tests/shared.ts";
 import { relativeError } from "../../tests/tolerance.ts";
 import { npyToFloat32, npyToInt32, readNpy } from "../io/npy.ts";
-import { linearName } from "./arch.ts";
+import { type ClipArch, linearName } from "./arch.ts";
 import { availableBackends, useBackend } from "./backend.ts";
 import type { LinearApply } from "./linear.ts";
 import {
@@ -11,8 +11,10 @@ import {
   disposeModel,
   encodeImage,
   encodeText,
+  endTokenLength,
   getLinear,
   setLinearWeight,
+  textTokens,
 } from "./model.ts";
 import { loadArchPreset } from "./presets.ts";
 import { randomClipModel } from "./synthetic.ts";
@@ -45,15 +47,19 @@ Deno.test(
         assert.equal(info.arch.name, "clip-tiny");
         const pixels = tf.tensor4d(npyToFloat32(pixelsNpy, "pixels"), [5, 3, 32, 32]);
         const tokens = tf.tensor2d(npyToInt32(tokensNpy, "tokens"), [4, 20], "int32");
+        const cut = textTokens(npyToInt32(tokensNpy, "tokens"), 20);
         const image = await values(encodeImage(model, pixels));
         const text = await values(encodeText(model, tokens));
+        const cutText = await values(encodeText(model, cut));
         assert.equal(image.length, 5 * 48);
         assert.equal(text.length, 4 * 48);
         const imageError = relativeError(image, expectedImage);
         const textError = relativeError(text, expectedText);
+        const cutError = relativeError(cutText, expectedText);
         assert.ok(imageError <= 1e-4, `${backend}/${layout} image error ${imageError}`);
         assert.ok(textError <= 1e-4, `${backend}/${layout} text error ${textError}`);
-        tf.dispose([pixels, tokens]);
+        assert.ok(cutError <= 1e-4, `${backend}/${layout} cut text error ${cutError}`);
+        tf.dispose([pixels, tokens, cut]);
         disposeModel(model);
       }
       assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
@@ -61,6 +67,78 @@ Deno.test(
     await useBackend("cpu");
   },
 );
+
+/** ViT-B/16's text context (77) on the tiny CLIP; start 498, end 499 (the highest id). */
+const TINY_77: ClipArch = (() => {
+  const tiny = loadArchPreset("clip-tiny");
+  return { ...tiny, name: "clip-tiny-77", text: { ...tiny.text, contextLength: 77 } };
+})();
+
+/** Rows of start, words, end, zero padding, whose end tokens sit at `ends`: [rows, 77]. */
+function promptIds(ends: number[]): Int32Array {
+  const ids = new Int32Array(ends.length * 77);
+  ends.forEach((end, row) => {
+    ids[row * 77] = 498;
+    for (let i = 1; i < end; i++) ids[row * 77 + i] = 1 + ((row * 37 + i * 11) % 490);
+    ids[row * 77 + end] = 499;
+  });
+  return ids;
+}
+
+Deno.test("endTokenLength() is one past the batch's last end token (argmax, first on ties); textTokens() keeps those columns", async () => {
+  await useBackend("cpu");
+  assert.equal(endTokenLength(promptIds([4, 14, 9]), 77), 15);
+  assert.equal(endTokenLength(promptIds([76]), 77), 77);
+  // A row whose highest id appears twice pools at the first, as argmax does.
+  const repeated = promptIds([6]);
+  repeated[40] = 499;
+  assert.equal(endTokenLength(repeated, 77), 7);
+  assert.equal(endTokenLength(new Int32Array(2 * 77), 77), 1); // all zeros: argmax 0
+  assert.throws(() => endTokenLength(new Int32Array(80), 77), /80 token ids .* rows of 77/);
+  const ids = promptIds([3, 5]);
+  const cut = textTokens(ids, 77);
+  assert.deepEqual(cut.shape, [2, 6]);
+  assert.deepEqual([...await cut.data()], [...ids.slice(0, 6), ...ids.slice(77, 83)]);
+  cut.dispose();
+});
+
+Deno.test("encodeText() on tokens cut at the end token equals the full 77-token context within 1e-5, every backend", async () => {
+  const ends = [4, 14, 9, 6];
+  const ids = promptIds(ends);
+  for (const backend of await availableBackends()) {
+    await useBackend(backend);
+    const model = randomClipModel(TINY_77, { seed: 7 });
+    const before = tf.memory().numTensors;
+    const full = tf.tensor2d(ids, [ends.length, 77], "int32");
+    const cut = textTokens(ids, 77);
+    assert.deepEqual(cut.shape, [4, 15]);
+    const expected = await values(encodeText(model, full));
+    const actual = await values(encodeText(model, cut));
+    const error = relativeError(actual, expected);
+    assert.ok(error <= 1e-5, `${backend}: relative error ${error}`);
+    // Checkpointing only changes the backward pass.
+    const checkpointed = await values(encodeText(model, cut, { checkpoint: true }));
+    assert.ok(relativeError(checkpointed, expected) <= 1e-5, `${backend} checkpointed`);
+    tf.dispose([full, cut]);
+    assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
+    disposeModel(model);
+  }
+  await useBackend("cpu");
+});
+
+Deno.test("encodeText() rejects tokens longer than the context or not int32", async () => {
+  await useBackend("cpu");
+  const model = randomClipModel(loadArchPreset("clip-tiny"), { seed: 1 });
+  const long = tf.zeros([1, 21], "int32") as tf.Tensor2D;
+  const floats = tf.zeros([1, 20]) as tf.Tensor2D;
+  assert.throws(
+    () => encodeText(model, long),
+    /\[1, 21\] int32, expected int32 \[N, L\] with 1 <= L <= 20/,
+  );
+  assert.throws(() => encodeText(model, floats), /float32, expected int32/);
+  tf.dispose([long, floats]);
+  disposeModel(model);
+});
 
 Deno.test("repeated encode calls do not grow tf.memory().numTensors", async () => {
   await useBackend("cpu");

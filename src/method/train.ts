@@ -17,6 +17,7 @@ import {
   disposeModel,
   encodeImage,
   encodeText,
+  textTokens,
 } from "../clip/model.ts";
 import { type LinearApply, plainLinear } from "../clip/linear.ts";
 import { measuredOn } from "../clip/machine.ts";
@@ -295,7 +296,7 @@ export async function trainTask(
         );
       }
       const { value, grads } = tf.tidy(() => {
-        const tokens = tf.tensor2d(tokenIds, [batch.length, contextLength], "int32");
+        const tokens = textTokens(tokenIds, contextLength); // [b, positions up to the end token]
         const pixels = streamed ??
           tf.gather((fewShot as FewShotSet).pixels, tf.tensor1d(batch, "int32"));
         const targets = tf.tensor2d(targetMatrix(batchLabels), [batch.length, batch.length]);
