@@ -286,3 +286,30 @@ export async function backendStatuses(): Promise<
   }
   return { backends, auto: await useBackend("auto") };
 }
+
+/**
+ * Device memory the active backend itself holds, in bytes, where it keeps such a figure: WebGPU's
+ * buffer pool (tfjs keeps released buffers for reuse and never shrinks the pool, so after a
+ * training step this is the most the step held at once, plus any earlier high-water mark) or the
+ * wasm heap (grows, never shrinks). Null on cpu.
+ */
+export function backendBytes(): number | null {
+  const backend = tf.backend() as unknown as {
+    bufferManager?: { numBytesAllocated: number };
+    wasm?: { HEAPU8: Uint8Array };
+  };
+  if (backend.bufferManager !== undefined) return backend.bufferManager.numBytesAllocated;
+  if (backend.wasm !== undefined) return backend.wasm.HEAPU8.length;
+  return null;
+}
+
+/**
+ * How many compute pipelines tfjs-webgpu has compiled: its program cache holds one per shader key
+ * (the op, its ranks, dtypes and tile fit, not the sizes, which travel as uniforms). Once every
+ * program of a training step has been seen, the count stops growing: steps after that compile
+ * nothing. Null on other backends.
+ */
+export function compiledPipelines(): number | null {
+  const backend = tf.backend() as unknown as { pipelineCache?: Record<string, unknown> };
+  return backend.pipelineCache === undefined ? null : Object.keys(backend.pipelineCache).length;
+}

@@ -518,11 +518,13 @@ export function encodeText(
     // the gradient of gather needs UnsortedSegmentSum, which tfjs-wasm lacks, and training takes
     // gradients through this pooling.
     // Built with where(): tfjs-webgpu casts int32 to float32 by relabelling the buffer, and the
-    // transposed one-hot in the backward pass would read the integers' bits.
+    // transposed one-hot in the backward pass would read the integers' bits. The positions are
+    // [1, L], not [L]: tfjs-webgpu compiles a comparison with a short rank-1 operand into a
+    // shader keyed by its length, one more pipeline for every new L.
     const endToken = tf.where(
       tf.equal(
         tf.reshape(tf.argMax(tokens, 1), [batch, 1]),
-        tf.range(0, length, 1, "int32"),
+        tf.reshape(tf.range(0, length, 1, "int32"), [1, length]),
       ),
       tf.scalar(1),
       tf.scalar(0),

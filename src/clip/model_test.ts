@@ -4,7 +4,7 @@ import { needsShared, sharedPath } from "../../tests/shared.ts";
 import { relativeError } from "../../tests/tolerance.ts";
 import { npyToFloat32, npyToInt32, readNpy } from "../io/npy.ts";
 import { type ClipArch, linearName } from "./arch.ts";
-import { availableBackends, useBackend } from "./backend.ts";
+import { availableBackends, compiledPipelines, useBackend } from "./backend.ts";
 import type { LinearApply } from "./linear.ts";
 import {
   cloneModel,
@@ -124,6 +124,33 @@ Deno.test("encodeText() on tokens cut at the end token equals the full 77-token 
     disposeModel(model);
   }
   await useBackend("cpu");
+});
+
+Deno.test({
+  name:
+    "webgpu: text lengths 5..20 compile a bounded set of pipelines, and nothing when seen again",
+  ignore: !(await availableBackends()).includes("webgpu"),
+  fn: async () => {
+    await useBackend("webgpu");
+    const model = randomClipModel(TINY_77, { seed: 7 });
+    const encodeLengths = async () => {
+      for (let end = 4; end < 20; end++) {
+        const tokens = textTokens(promptIds([end, 2]), 77); // [2, end + 1]
+        await values(encodeText(model, tokens));
+        tokens.dispose();
+      }
+    };
+    await values(encodeText(model, textTokens(promptIds([3]), 77))); // every kernel once
+    const first = compiledPipelines()!;
+    await encodeLengths();
+    const added = compiledPipelines()! - first;
+    await encodeLengths();
+    assert.equal(compiledPipelines(), first + added, "lengths seen before compile nothing");
+    // Sizes travel as uniforms; only a tile or vec4 fit can change with the length.
+    assert.ok(added <= 10, `${added} pipelines for 16 new lengths`);
+    disposeModel(model);
+    await useBackend("cpu");
+  },
 });
 
 Deno.test("encodeText() rejects tokens longer than the context or not int32", async () => {
