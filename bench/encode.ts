@@ -26,7 +26,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import type { ClipArch } from "../src/clip/arch.ts";
 import {
   availableBackends,
   type ConcreteBackend,
@@ -49,6 +48,7 @@ import {
 import { loadArchPreset } from "../src/clip/presets.ts";
 import { randomClipModel } from "../src/clip/synthetic.ts";
 import { writeFileAtomic } from "../src/io/atomic.ts";
+import { tokenRows } from "./prompts.ts";
 
 const USAGE = "usage: deno run -A bench/encode.ts [--quick] [--backends cpu,wasm] " +
   "[--engines tfjs,onnx,pytorch] [--reps N] [--out FILE]";
@@ -157,22 +157,6 @@ async function onnxMatMul(ort: OrtModule, device: OrtDevice, size: number, reps:
     shape: matMulShape(size),
     gflops: matMulFlops(size) / seconds / 1e9,
   } as const;
-}
-
-/**
- * Token rows of the bench: start id, word ids, and the end id (the highest) at position `end`,
- * zero padding after it.
- */
-function tokenRows(arch: ClipArch, count: number, end: number): Int32Array {
-  const { contextLength, vocabSize } = arch.text;
-  const ids = new Int32Array(count * contextLength);
-  for (let row = 0; row < count; row++) {
-    const base = row * contextLength;
-    ids[base] = vocabSize - 2;
-    for (let i = 1; i < end; i++) ids[base + i] = 1 + ((row * 31 + i * 17) % (vocabSize - 3));
-    ids[base + end] = vocabSize - 1;
-  }
-  return ids;
 }
 
 const BATCHES = ["image", "prompt", "full"] as const;

@@ -1,23 +1,46 @@
 /**
- * Training step time of the expert pool per backend, and where it goes: vision encoder, text
- * encoder (each forward + backward with adapters), the adapters' own cost (forward with adapters
- * minus the plain forward, scaled to forward + backward), and the optimiser update. Models have
- * generated weights (nothing is loaded): the tiny CLIP, and ViT-B/16's shapes at batch 32.
+ * Training step time of the expert pool per backend, as trainTask takes a step of a second task
+ * (text encoder cut at the end token, both encoders checkpointed, the AGO term against a bank of
+ * earlier columns, AdamW), and where it goes: vision encoder, text encoder (each forward +
+ * backward with adapters), the adapters' own cost (forward with adapters minus the plain forward,
+ * scaled to forward + backward), and the optimiser update. The step and the text pass are also
+ * timed on the full context (the encoder before the end-token cut), alternating with the cut
+ * ones. Models have generated weights (nothing is loaded): the tiny CLIP, and ViT-B/16's shapes.
  *
- *   deno run -A bench/train.ts [--quick] [--backends cpu,wasm] [--reps 3] [--out results/bench/train.json]
+ *   deno run -A bench/train.ts [--quick] [--backends cpu,wasm] [--cases ViT-B-16:32] [--reps 3]
+ *     [--out results/bench/train.json]
  *
- * `--quick`: the tiny model only, batch 4, one rep, cpu (a smoke test of this file).
+ * `--quick`: the tiny model only, batch 4, one rep, cpu (a smoke test of this file). Cases named
+ * with `--cases` run even where they are skipped by default (ViT-B/16 on cpu or on a software
+ * WebGPU adapter).
  */
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { availableBackends, type ConcreteBackend, useBackend } from "../src/clip/backend.ts";
+import {
+  availableBackends,
+  backendBytes,
+  compiledPipelines,
+  type ConcreteBackend,
+  countTransfers,
+  type Transfers,
+  useBackend,
+  webgpuAdapter,
+} from "../src/clip/backend.ts";
+import type { ClipArch } from "../src/clip/arch.ts";
 import { type LinearApply, plainLinear } from "../src/clip/linear.ts";
-import { type ClipModel, disposeModel, encodeImage, encodeText } from "../src/clip/model.ts";
+import {
+  type ClipModel,
+  disposeModel,
+  encodeImage,
+  encodeText,
+  textTokens,
+} from "../src/clip/model.ts";
 import { loadArchPreset } from "../src/clip/presets.ts";
 import { randomClipModel } from "../src/clip/synthetic.ts";
 import { writeFileAtomic } from "../src/io/atomic.ts";
 import { SeededRng } from "../src/io/rng.ts";
+import { agoLoss } from "../src/method/ago.ts";
 import { loadMethodConfig } from "../src/method/config.ts";
 import { AdamW } from "../src/method/optimizer.ts";
 import {
@@ -27,19 +50,25 @@ import {
   trainableVariables,
 } from "../src/method/pool.ts";
 import { clipLoss } from "../src/method/train.ts";
+import { BATCH_PROMPT_END, tokenRows } from "./prompts.ts";
 
-const USAGE =
-  "usage: deno run -A bench/train.ts [--quick] [--backends cpu,wasm] [--reps N] [--out FILE]";
+const USAGE = "usage: deno run -A bench/train.ts [--quick] [--backends cpu,wasm] " +
+  "[--cases ARCH:BATCH,...] [--reps N] [--out FILE]";
 
-interface Case {
+export interface Case {
   arch: string;
   batch: number;
 }
 
-interface Measurement {
+export interface Measurement {
   backend: ConcreteBackend;
+  /** The WebGPU adapter, as it describes itself; null on other backends. */
+  adapter: string | null;
   arch: string;
   batch: number;
+  /** Positions the text encoder runs (the longest prompt's end token + 1) of `contextLength`. */
+  textPositions: number;
+  contextLength: number;
   /** Milliseconds, median over reps. */
   stepMs: number;
   visionMs: number;
@@ -48,8 +77,24 @@ interface Measurement {
   optimizerMs: number;
   /** Each part's share of the step (the rest: loss, AGO, data, bookkeeping). */
   shares: { vision: number; text: number; adapters: number; optimizer: number };
+  /** The step and the text pass on all `contextLength` positions: the encoder before the cut. */
+  fullContext: { stepMs: number; textMs: number };
+  /** Full context over cut: how much faster the cut makes the step and the text pass. */
+  cutSpeedup: { step: number; text: number };
   /** Most tensor memory held at once during one step (weights included), in MiB. */
   peakMiB: number;
+  /**
+   * The backend's own figure after the timed steps, in MiB: WebGPU's buffer pool or the wasm
+   * heap, both high-water marks (null on cpu).
+   */
+  backendMiB: number | null;
+  /** What the second step moves between host and device: reads (loss, AGO term), host writes. */
+  transfers: Transfers;
+  /**
+   * WebGPU: compiled pipelines after two steps each with and without the cut, and after the timed
+   * steps; equal when no step compiles a shader. Null on other backends.
+   */
+  pipelines: { afterWarmup: number; afterSteps: number } | null;
 }
 
 function median(values: number[]): number {
@@ -57,27 +102,61 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-/** Runs `body` (which must read its result back) `reps` times after one warm-up; median ms. */
-function timeMs(reps: number, body: () => void): number {
-  body();
+/** Median ms of `body` (which must read its result back) over `reps` runs after one warm-up. */
+async function timeMs(reps: number, body: () => Promise<void>): Promise<number> {
+  await body();
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
     const start = performance.now();
-    body();
+    await body();
     times.push(performance.now() - start);
   }
   return median(times);
 }
 
-async function measure(
+/**
+ * Median ms of `first` and of `second` over `reps` runs each, taken in turn (first, second, first,
+ * ...) so that a load change on a shared machine affects both alike. Both are warmed up already.
+ */
+async function timeAlternately(
+  reps: number,
+  first: () => Promise<void>,
+  second: () => Promise<void>,
+): Promise<[number, number]> {
+  const times: [number[], number[]] = [[], []];
+  for (let i = 0; i < reps; i++) {
+    for (const [index, body] of [first, second].entries()) {
+      const start = performance.now();
+      await body();
+      times[index]!.push(performance.now() - start);
+    }
+  }
+  return [median(times[0]), median(times[1])];
+}
+
+/** A bank of 4 earlier columns per module, as a second task's AGO term reads: [d_out, 4]. */
+function randomAgoBank(pool: ReturnType<typeof createAdapterPool>): Map<string, tf.Tensor2D> {
+  const rng = new SeededRng(3);
+  const bank = new Map<string, tf.Tensor2D>();
+  for (const [name, adapter] of pool.adapters) {
+    const dOut = adapter.up.shape[1];
+    const values = Float32Array.from({ length: dOut * 4 }, () => rng.uniform(-0.1, 0.1));
+    bank.set(name, tf.tensor2d(values, [dOut, 4]));
+  }
+  return bank;
+}
+
+/** Measures one case on the active backend; `arch` is the preset `testCase.arch` names. */
+export async function measure(
   backend: ConcreteBackend,
-  testCase: Case,
+  testCase: { arch: string | ClipArch; batch: number },
   reps: number,
 ): Promise<Measurement> {
-  const arch = loadArchPreset(testCase.arch);
+  const arch = typeof testCase.arch === "string" ? loadArchPreset(testCase.arch) : testCase.arch;
   const model: ClipModel = randomClipModel(arch, { seed: 0 });
   const method = loadMethodConfig("expert-pool");
   const pool = createAdapterPool(arch, method, { rng: new SeededRng(0) });
+  const bank = randomAgoBank(pool);
   const variables = trainableVariables(pool);
   const optimizer = new AdamW(variables, { weightDecay: 0.01, betas: [0.9, 0.999] });
   const linear = poolLinear(pool, { training: true, rng: new SeededRng(1) });
@@ -85,80 +164,120 @@ async function measure(
   const size = arch.vision.imageSize;
   const context = arch.text.contextLength;
   const pixels = tf.randomNormal([batch, 3, size, size], 0, 1, "float32", 2) as tf.Tensor4D;
-  const tokenIds = new Int32Array(batch * context);
-  for (let row = 0; row < batch; row++) {
-    tokenIds.set([arch.text.vocabSize - 2, row + 1, arch.text.vocabSize - 1], row * context);
-  }
-  const tokens = tf.tensor2d(tokenIds, [batch, context], "int32");
+  const ids = tokenRows(arch, batch, Math.min(BATCH_PROMPT_END, context - 1));
+  const cutTokens = textTokens(ids, context);
+  const fullTokens = tf.tensor2d(ids, [batch, context], "int32");
   const targets = tf.eye(batch) as tf.Tensor2D;
-  const gradOf = (f: () => tf.Scalar) => {
+  const gradOf = async (f: () => tf.Scalar) => {
     const { value, grads } = tf.variableGrads(f, variables);
-    value.dataSync();
+    await value.data();
     tf.dispose([value, ...Object.values(grads)]);
   };
   // As trainTask runs the expert pool: per-block gradient checkpointing.
   const encode = {
-    text: () => encodeText(model, tokens, { linear, checkpoint: true }),
+    text: (tokens: tf.Tensor2D) => encodeText(model, tokens, { linear, checkpoint: true }),
     image: () => encodeImage(model, pixels, { linear, checkpoint: true }),
   };
-  try {
-    const step = () => {
-      const { value, grads } = tf.variableGrads(
-        () => clipLoss(encode.text(), encode.image(), { logitScale: model.logitScale, targets }),
-        variables,
-      );
-      value.dataSync();
-      optimizer.applyGradients(grads, 1e-3);
-      variables[0]!.dataSync();
-      tf.dispose([value, ...Object.values(grads)]);
-    };
-    const stepMs = timeMs(reps, step);
-    const peakMiB = (await tf.profile(step)).peakBytes / 2 ** 20;
-    const visionMs = timeMs(
-      reps,
-      () => gradOf(() => tf.sum(encode.image())),
-    );
-    const textMs = timeMs(reps, () => gradOf(() => tf.sum(encode.text())));
-    const forward = (hook: LinearApply) =>
-      timeMs(reps, () => {
-        tf.tidy(() => {
-          encodeImage(model, pixels, { linear: hook }).dataSync();
-          encodeText(model, tokens, { linear: hook }).dataSync();
-        });
+  // One optimiser step as trainTask takes it: read the loss and the AGO term, then update. The
+  // update is queued, not awaited: the next step's read waits for it, as in training.
+  const step = async (tokens: tf.Tensor2D) => {
+    let agoTerm: tf.Tensor | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const loss = clipLoss(encode.text(tokens), encode.image(), {
+        logitScale: model.logitScale,
+        targets,
       });
-    const adaptedForward = forward(linear);
-    const plainForward = forward(plainLinear);
+      const ago = agoLoss(pool, bank, method.ago)!;
+      agoTerm = tf.keep(tf.clone(ago));
+      return tf.add(loss, tf.mul(ago, method.ago.weight));
+    }, variables);
+    await value.data();
+    await agoTerm!.data();
+    optimizer.applyGradients(grads, 1e-3);
+    tf.dispose([value, agoTerm!, ...Object.values(grads)]);
+  };
+  const settle = async () => void await variables[0]!.data(); // the queued update done
+  try {
+    // Two warm-up steps of each: the first runs every kernel once; by the second, tensors that
+    // tfjs-webgpu computed on the host while small have moved to the device for good.
+    await step(cutTokens);
+    await step(fullTokens);
+    const { transfers } = await countTransfers(() => step(cutTokens));
+    await step(fullTokens);
+    await settle();
+    const pipelinesAfterWarmup = compiledPipelines();
+    const [stepMs, fullStepMs] = await timeAlternately(
+      reps,
+      () => step(cutTokens),
+      () => step(fullTokens),
+    );
+    await settle();
+    const pipelinesAfterSteps = compiledPipelines();
+    const peakMiB = (await tf.profile(() => step(cutTokens))).peakBytes / 2 ** 20;
+    await settle();
+    const bytes = backendBytes();
+    const visionMs = await timeMs(reps, () => gradOf(() => tf.sum(encode.image())));
+    const textGrad = (tokens: tf.Tensor2D) => () => gradOf(() => tf.sum(encode.text(tokens)));
+    await textGrad(fullTokens)();
+    await textGrad(cutTokens)();
+    const [textMs, fullTextMs] = await timeAlternately(
+      reps,
+      textGrad(cutTokens),
+      textGrad(fullTokens),
+    );
+    const forward = (hook: LinearApply) =>
+      timeMs(reps, async () => {
+        const features = tf.tidy(() => [
+          encodeImage(model, pixels, { linear: hook }),
+          encodeText(model, cutTokens, { linear: hook }),
+        ]);
+        await Promise.all(features.map((tensor) => tensor.data()));
+        tf.dispose(features);
+      });
+    const adaptedForward = await forward(linear);
+    const plainForward = await forward(plainLinear);
     // The adapters' share of the encoders' forward, applied to their forward + backward time.
     const adaptersMs = Math.max(0, (adaptedForward - plainForward) / adaptedForward) *
       (visionMs + textMs);
     const gradients = tf.tidy(() =>
       Object.fromEntries(variables.map((v) => [v.name, tf.onesLike(v)]))
     );
-    const optimizerMs = timeMs(reps, () => {
+    const optimizerMs = await timeMs(reps, async () => {
       optimizer.applyGradients(gradients, 1e-3);
-      variables[0]!.dataSync();
+      await settle();
     });
     tf.dispose(Object.values(gradients));
     const share = (ms: number) => Math.round((1000 * ms) / stepMs) / 1000;
+    const ratio = (full: number, cut: number) => Math.round((100 * full) / cut) / 100;
     return {
       backend,
-      arch: testCase.arch,
+      adapter: backend === "webgpu" ? (await webgpuAdapter())?.description ?? null : null,
+      arch: arch.name,
       batch,
+      textPositions: cutTokens.shape[1],
+      contextLength: context,
       stepMs,
       visionMs,
       textMs,
       adaptersMs,
       optimizerMs,
-      peakMiB,
       shares: {
         vision: share(visionMs),
         text: share(textMs),
         adapters: share(adaptersMs),
         optimizer: share(optimizerMs),
       },
+      fullContext: { stepMs: fullStepMs, textMs: fullTextMs },
+      cutSpeedup: { step: ratio(fullStepMs, stepMs), text: ratio(fullTextMs, textMs) },
+      peakMiB,
+      backendMiB: bytes === null ? null : bytes / 2 ** 20,
+      transfers,
+      pipelines: pipelinesAfterWarmup === null || pipelinesAfterSteps === null
+        ? null
+        : { afterWarmup: pipelinesAfterWarmup, afterSteps: pipelinesAfterSteps },
     };
   } finally {
-    tf.dispose([pixels, tokens, targets]);
+    tf.dispose([pixels, cutTokens, fullTokens, targets, ...bank.values()]);
     optimizer.dispose();
     disposeAdapterPool(pool);
     disposeModel(model);
@@ -202,6 +321,51 @@ async function measureInChild(
   }
 }
 
+/** `ARCH:BATCH` -> a case, or null when it is not one. */
+function parseCase(text: string): Case | null {
+  const [arch, batch, ...rest] = text.trim().split(":");
+  const size = Number(batch);
+  if (rest.length > 0 || !arch || !Number.isInteger(size) || size < 1) return null;
+  return { arch, batch: size };
+}
+
+const DEFAULT_CASES: Case[] = [
+  { arch: "clip-tiny", batch: 32 },
+  { arch: "ViT-B-16", batch: 1 },
+  { arch: "ViT-B-16", batch: 2 },
+  // The paper's setting: the GPU check's case.
+  { arch: "ViT-B-16", batch: 32 },
+];
+
+/**
+ * Why `backend` does not run `testCase` by default, or null when it does. `softwareAdapter`: the
+ * WebGPU adapter is a CPU rasteriser (its description), or null.
+ */
+function defaultSkip(
+  backend: ConcreteBackend,
+  testCase: Case,
+  softwareAdapter: string | null,
+): string | null {
+  if (testCase.arch !== "ViT-B-16") return null;
+  const label = `${backend}/ViT-B-16 batch ${testCase.batch}`;
+  if (backend === "wasm" && testCase.batch > 2) {
+    // Checkpointed, a step holds ~0.75 GiB plus ~0.2 GiB per sample (measured at batch 1 and
+    // 2): batch 32 would need ~7 GiB, beyond the wasm heap (4 GiB), which aborts the process.
+    // The paper's batch needs a GPU backend.
+    return `${label} (~7 GiB, beyond the 4 GiB wasm heap)`;
+  }
+  if (backend === "cpu") {
+    // ~0.8 GFLOP/s: one ViT-B/16 step at batch 32 would take over half an hour.
+    return `${label} (about 1 GFLOP/s)`;
+  }
+  if (backend === "webgpu" && softwareAdapter !== null) {
+    // ~5 GFLOP/s on lavapipe / llvmpipe: a checkpointed ViT-B/16 step is ~140 GFLOP per sample
+    // (image forward ~35, its recompute and backward), over 10 minutes a step at batch 32.
+    return `${label} (software adapter ${softwareAdapter}: about 5 GFLOP/s; run it on a GPU)`;
+  }
+  return null;
+}
+
 export async function main(args: string[]): Promise<number> {
   let values;
   try {
@@ -211,6 +375,7 @@ export async function main(args: string[]): Promise<number> {
       options: {
         quick: { type: "boolean", default: false },
         backends: { type: "string" },
+        cases: { type: "string" },
         reps: { type: "string" },
         // One measurement in this process (the parent runs each case in a child, so that a case
         // that exhausts the wasm heap, which aborts the process, is recorded, not fatal).
@@ -230,44 +395,39 @@ export async function main(args: string[]): Promise<number> {
     console.error(`--reps must be a positive integer\n${USAGE}`);
     return 2;
   }
+  const named = values.cases?.split(",").map(parseCase) ?? null;
+  if (named !== null && named.some((testCase) => testCase === null)) {
+    console.error(`--cases takes ARCH:BATCH,... (e.g. ViT-B-16:32)\n${USAGE}`);
+    return 2;
+  }
   const backends = values.backends !== undefined
     ? values.backends.split(",").map((b) => b.trim()) as ConcreteBackend[]
     : values.quick
     ? ["cpu" as const]
     : await availableBackends();
   if (values.case !== undefined) {
-    const [arch, batch] = values.case.split(":");
+    const testCase = parseCase(values.case);
+    if (testCase === null) {
+      console.error(`--case takes ARCH:BATCH\n${USAGE}`);
+      return 2;
+    }
     await useBackend(backends[0]!);
-    const result = await measure(backends[0]!, { arch: arch!, batch: Number(batch) }, reps);
+    const result = await measure(backends[0]!, testCase, reps);
     await writeFileAtomic(values.out, new TextEncoder().encode(JSON.stringify(result)));
     return 0;
   }
-  const cases: Case[] = values.quick ? [{ arch: "clip-tiny", batch: 4 }] : [
-    { arch: "clip-tiny", batch: 32 },
-    { arch: "ViT-B-16", batch: 1 },
-    { arch: "ViT-B-16", batch: 2 },
-    { arch: "ViT-B-16", batch: 32 },
-  ];
+  const cases: Case[] = named as Case[] | null ??
+    (values.quick ? [{ arch: "clip-tiny", batch: 4 }] : DEFAULT_CASES);
+  const adapter = await webgpuAdapter();
+  const softwareAdapter = adapter?.software ? adapter.description : null;
   const results: Measurement[] = [];
   const skipped: string[] = [];
   const failed: { backend: string; arch: string; batch: number; reason: string }[] = [];
   for (const backend of backends) {
-    if (backend === "webgpu") {
-      // The timing loop reads values back synchronously, which WebGPU cannot do.
-      skipped.push("webgpu (synchronous reads)");
-      continue;
-    }
     for (const testCase of cases) {
-      if (testCase.arch === "ViT-B-16" && testCase.batch > 2 && backend === "wasm") {
-        // Checkpointed, a step holds ~0.75 GiB plus ~0.2 GiB per sample (measured at batch 1 and
-        // 2): batch 32 would need ~7 GiB, beyond the wasm heap (4 GiB), which aborts the process.
-        // The paper's batch needs a GPU backend.
-        skipped.push(`wasm/ViT-B-16 batch ${testCase.batch} (~7 GiB, beyond the 4 GiB wasm heap)`);
-        continue;
-      }
-      if (testCase.arch === "ViT-B-16" && backend === "cpu" && values.backends === undefined) {
-        // ~0.8 GFLOP/s: one ViT-B/16 step at batch 32 would take over half an hour.
-        skipped.push(`cpu/ViT-B-16 batch ${testCase.batch} (about 1 GFLOP/s)`);
+      const skip = named === null ? defaultSkip(backend, testCase, softwareAdapter) : null;
+      if (skip !== null) {
+        skipped.push(skip);
         continue;
       }
       const outcome = await measureInChild(backend, testCase, reps);
@@ -279,10 +439,11 @@ export async function main(args: string[]): Promise<number> {
       }
       results.push(outcome);
       console.log(
-        `${label}: ${outcome.stepMs.toFixed(1)} ms/step, peak ${outcome.peakMiB.toFixed(0)} MiB ` +
-          `(vision ${outcome.shares.vision}, ` +
-          `text ${outcome.shares.text}, adapters ${outcome.shares.adapters}, optimizer ` +
-          `${outcome.shares.optimizer})`,
+        `${label}: ${outcome.stepMs.toFixed(1)} ms/step (full context ` +
+          `${outcome.fullContext.stepMs.toFixed(1)}, x${outcome.cutSpeedup.step}; text pass ` +
+          `x${outcome.cutSpeedup.text}), peak ${outcome.peakMiB.toFixed(0)} MiB (vision ` +
+          `${outcome.shares.vision}, text ${outcome.shares.text}, adapters ` +
+          `${outcome.shares.adapters}, optimizer ${outcome.shares.optimizer})`,
       );
     }
   }
@@ -293,6 +454,7 @@ export async function main(args: string[]): Promise<number> {
     date: new Date().toISOString(),
     method: "expert-pool",
     checkpoint: true,
+    ago: "4 earlier columns per module",
     quick: values.quick,
     reps,
     // Shares are of one step; vision and text include their adapters, so they overlap them.

@@ -313,3 +313,61 @@ export function compiledPipelines(): number | null {
   const backend = tf.backend() as unknown as { pipelineCache?: Record<string, unknown> };
   return backend.pipelineCache === undefined ? null : Object.keys(backend.pipelineCache).length;
 }
+
+/** What crossed between the host and the active backend while a body ran. */
+export interface Transfers {
+  /** Reads of tensor values back to the host (`data()`, `dataSync()`, ...). */
+  reads: number;
+  /**
+   * Tensors written from host arrays (`tf.tensor(...)`, random draws, scalars, ops a backend
+   * runs on the host for small inputs), and their bytes. Null on cpu, where every kernel writes
+   * its output from the host.
+   */
+  writes: number | null;
+  writeBytes: number | null;
+}
+
+/**
+ * Runs `body` and counts the reads and writes it makes: e.g. that a training step reads back only
+ * its loss. `body` gets the running counts (to read between steps). Reads are counted where every
+ * tensor read passes (the engine), writes at the active backend. A read of values the backend
+ * still holds on the host counts too (WebGPU keeps a fresh tensor's values there until a kernel
+ * needs them).
+ */
+export async function countTransfers<T>(
+  body: (running: Readonly<Transfers>) => Promise<T>,
+): Promise<{ result: T; transfers: Transfers }> {
+  const engine = tf.engine();
+  const backend = engine.backend;
+  const { read, readSync } = engine;
+  const write = backend.write;
+  const hostBackend = tf.getBackend() === "cpu";
+  const transfers: Transfers = {
+    reads: 0,
+    writes: hostBackend ? null : 0,
+    writeBytes: hostBackend ? null : 0,
+  };
+  engine.read = function (this: typeof engine, dataId: object) {
+    transfers.reads++;
+    return read.call(this, dataId);
+  };
+  engine.readSync = function (this: typeof engine, dataId: object) {
+    transfers.reads++;
+    return readSync.call(this, dataId);
+  };
+  backend.write = function (this: typeof backend, values, shape, dtype) {
+    // Kernels allocate their outputs through write() without values: not a transfer.
+    if (!hostBackend && values !== null && values !== undefined) {
+      transfers.writes!++;
+      transfers.writeBytes! += ArrayBuffer.isView(values) ? values.byteLength : 0;
+    }
+    return write.call(this, values, shape, dtype);
+  };
+  try {
+    return { result: await body(transfers), transfers };
+  } finally {
+    engine.read = read;
+    engine.readSync = readSync;
+    backend.write = write;
+  }
+}
