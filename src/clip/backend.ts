@@ -238,11 +238,19 @@ export function currentBackend(): ConcreteBackend | null {
 /**
  * Backends present on this machine for tests and benchmarks: cpu, wasm, and webgpu when any
  * adapter exists (software ones included: values must match everywhere). `RANKONE_TEST_BACKENDS`
- * (comma-separated) narrows the list.
+ * (comma-separated) narrows the list. `RANKONE_REQUIRE_WEBGPU=1` (CI sets it) makes a missing
+ * adapter an error, so that WebGPU tests fail rather than skip.
  */
 export async function availableBackends(): Promise<ConcreteBackend[]> {
   const found: ConcreteBackend[] = ["cpu", "wasm"];
-  if (await webgpuAdapter() !== null) found.push("webgpu");
+  if (await webgpuAdapter() !== null) {
+    found.push("webgpu");
+  } else if (Deno.env.get("RANKONE_REQUIRE_WEBGPU") === "1") {
+    throw new Error(
+      "RANKONE_REQUIRE_WEBGPU=1 but Deno finds no WebGPU adapter (on Linux without a GPU, " +
+        "install Mesa's software Vulkan driver: apt-get install mesa-vulkan-drivers libvulkan1)",
+    );
+  }
   const only = Deno.env.get("RANKONE_TEST_BACKENDS");
   if (only === undefined || only.trim() === "") return found;
   const wanted = only.split(",").map((part) => part.trim());

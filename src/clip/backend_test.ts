@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../errors.ts";
 import { availableBackends, installMatMulGradient, useBackend } from "./backend.ts";
@@ -91,3 +92,35 @@ Deno.test("useBackend('tensorflow') without tfjs-node says how to install it", {
   });
   await useBackend("cpu");
 });
+
+/** availableBackends() in a child process whose WebGPU lookup finds nothing (Metal on Linux). */
+async function backendsWithoutAdapter(env: Record<string, string>) {
+  const script = `import { availableBackends } from ${
+    JSON.stringify(import.meta.resolve("./backend.ts"))
+  };
+console.log(JSON.stringify(await availableBackends()));`;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--config", fileURLToPath(import.meta.resolve("../../deno.json")), script],
+    env: { DENO_WEBGPU_BACKEND: "metal", NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
+  return { success: output.success, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+Deno.test(
+  "availableBackends() skips webgpu without an adapter, and fails when RANKONE_REQUIRE_WEBGPU=1 (CI)",
+  {
+    ignore: Deno.build.os !== "linux",
+  },
+  async () => {
+    const optional = await backendsWithoutAdapter({ RANKONE_REQUIRE_WEBGPU: "" });
+    assert.ok(optional.success, optional.stderr);
+    assert.equal(optional.stdout, '["cpu","wasm"]');
+    const required = await backendsWithoutAdapter({ RANKONE_REQUIRE_WEBGPU: "1" });
+    assert.equal(required.success, false);
+    assert.match(required.stderr, /RANKONE_REQUIRE_WEBGPU=1 but Deno finds no WebGPU adapter/);
+    assert.match(required.stderr, /apt-get install mesa-vulkan-drivers libvulkan1/);
+  },
+);
