@@ -84,8 +84,8 @@ export interface Measurement {
   /** Most tensor memory held at once during one step (weights included), in MiB. */
   peakMiB: number;
   /**
-   * The backend's own figure after the timed steps, in MiB: WebGPU's buffer pool or the wasm
-   * heap, both high-water marks (null on cpu).
+   * The backend's own figure after two steps, in MiB: WebGPU's buffer pool or the wasm heap, both
+   * high-water marks of what the backend holds (weights included; null on cpu).
    */
   backendMiB: number | null;
   /** What the second step moves between host and device: reads (loss, AGO term), host writes. */
@@ -199,10 +199,13 @@ export async function measure(
   const settle = async () => void await variables[0]!.data(); // the queued update done
   try {
     // Two warm-up steps of each: the first runs every kernel once; by the second, tensors that
-    // tfjs-webgpu computed on the host while small have moved to the device for good.
+    // tfjs-webgpu computed on the host while small have moved to the device for good. The cut
+    // steps go first, so the backend's high-water mark is theirs (training's) alone.
     await step(cutTokens);
-    await step(fullTokens);
     const { transfers } = await countTransfers(() => step(cutTokens));
+    await settle();
+    const bytes = backendBytes();
+    await step(fullTokens);
     await step(fullTokens);
     await settle();
     const pipelinesAfterWarmup = compiledPipelines();
@@ -215,7 +218,6 @@ export async function measure(
     const pipelinesAfterSteps = compiledPipelines();
     const peakMiB = (await tf.profile(() => step(cutTokens))).peakBytes / 2 ** 20;
     await settle();
-    const bytes = backendBytes();
     const visionMs = await timeMs(reps, () => gradOf(() => tf.sum(encode.image())));
     const textGrad = (tokens: tf.Tensor2D) => () => gradOf(() => tf.sum(encode.text(tokens)));
     await textGrad(fullTokens)();
