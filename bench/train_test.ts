@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import type { ClipArch } from "../src/clip/arch.ts";
-import { availableBackends, useBackend } from "../src/clip/backend.ts";
+import { useBackend } from "../src/clip/backend.ts";
+import { needsWebgpu } from "../tests/backends.ts";
 import { MICRO_ARCH } from "../tests/micro_clip.ts";
 import { main as trainBench, measure } from "./train.ts";
 
@@ -36,11 +37,10 @@ Deno.test("bench/train rejects a malformed --cases with exit code 2", async () =
   assert.equal(await trainBench(["--cases", "ViT-B-16:0"]), 2);
 });
 
-Deno.test({
-  name:
-    "webgpu: the benchmarked step (expert pool, AGO, checkpointing, cut text) reads back only the loss and the AGO term, compiles nothing after two steps, and records the buffer pool",
-  ignore: !(await availableBackends()).includes("webgpu"),
-  fn: async () => {
+Deno.test(
+  "webgpu: the benchmarked step (expert pool, AGO, checkpointing, cut text) reads back only the loss and the AGO term, compiles nothing after two steps, and records the buffer pool",
+  needsWebgpu(),
+  async () => {
     await useBackend("webgpu");
     const before = tf.memory().numTensors;
     const result = await measure("webgpu", { arch: MICRO_20, batch: 4 }, 1);
@@ -55,4 +55,4 @@ Deno.test({
     assert.equal(result.textPositions, 15);
     await useBackend("cpu");
   },
-});
+);

@@ -1,4 +1,4 @@
-/** Running a check on every tfjs backend present (cpu, wasm, and webgpu where an adapter exists). */
+/** Tests across the tfjs backends present (cpu, wasm, and webgpu where an adapter exists). */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { availableBackends, type ConcreteBackend, useBackend } from "../src/clip/backend.ts";
@@ -16,4 +16,12 @@ export async function onEveryBackend(
     assert.equal(tf.memory().numTensors, before, `${backend}: tensors left behind`);
   }
   await useBackend("cpu");
+}
+
+/**
+ * `Deno.test` options that skip a WebGPU-only test where there is no adapter (CI has one: it
+ * sets RANKONE_REQUIRE_WEBGPU, and then a missing adapter fails instead).
+ */
+export function needsWebgpu(): { ignore: boolean } {
+  return { ignore: !BACKENDS.includes("webgpu") };
 }

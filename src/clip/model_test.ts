@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
+import { needsWebgpu } from "../../tests/backends.ts";
 import { needsShared, sharedPath } from "../../tests/shared.ts";
 import { relativeError } from "../../tests/tolerance.ts";
 import { npyToFloat32, npyToInt32, readNpy } from "../io/npy.ts";
@@ -126,11 +127,10 @@ Deno.test("encodeText() on tokens cut at the end token equals the full 77-token 
   await useBackend("cpu");
 });
 
-Deno.test({
-  name:
-    "webgpu: text lengths 5..20 compile a bounded set of pipelines, and nothing when seen again",
-  ignore: !(await availableBackends()).includes("webgpu"),
-  fn: async () => {
+Deno.test(
+  "webgpu: text lengths 5..20 compile a bounded set of pipelines, and nothing when seen again",
+  needsWebgpu(),
+  async () => {
     await useBackend("webgpu");
     const model = randomClipModel(TINY_77, { seed: 7 });
     const encodeLengths = async () => {
@@ -151,7 +151,7 @@ Deno.test({
     disposeModel(model);
     await useBackend("cpu");
   },
-});
+);
 
 Deno.test("encodeText() rejects tokens longer than the context or not int32", async () => {
   await useBackend("cpu");

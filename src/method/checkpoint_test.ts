@@ -14,6 +14,7 @@ import {
   microTrainOptions,
   poolWithNonZeroB,
 } from "../../tests/micro_clip.ts";
+import { assertCloseToScale } from "../../tests/tolerance.ts";
 import { createAdapterPool, disposeAdapterPool, poolLinear } from "./pool.ts";
 import { clipLoss, type TrainResult, trainTask } from "./train.ts";
 
@@ -28,18 +29,8 @@ const METHODS = ["expert-pool", "expert-pool-trainable-router", "ago-no-routing"
 const RELATIVE = 1e-6;
 
 /** Every value within `RELATIVE` of the largest magnitude in `expected`. */
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string) {
-  assert.equal(actual.length, expected.length, label);
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]!));
-  for (let i = 0; i < expected.length; i++) {
-    const difference = Math.abs(actual[i]! - expected[i]!);
-    assert.ok(
-      difference <= RELATIVE * scale,
-      `${label}[${i}]: ${actual[i]} vs ${expected[i]} (scale ${scale})`,
-    );
-  }
-}
+const assertClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, label: string) =>
+  assertCloseToScale(actual, expected, { tolerance: RELATIVE, label });
 
 /** Loss and gradients of one contrastive step on 4 samples; counts read after it. */
 async function stepGradients(

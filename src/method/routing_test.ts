@@ -17,6 +17,7 @@ import {
 } from "./routing.ts";
 import { type TrainOptions, type TrainResult, trainTask } from "./train.ts";
 import { microFewShotSet, microModel, microTrainOptions } from "../../tests/micro_clip.ts";
+import { assertCloseToScale } from "../../tests/tolerance.ts";
 
 const BACKENDS = await availableBackends();
 
@@ -128,16 +129,8 @@ function assertRelativelyClose(
  * ~1e-4 of lr. Measured: 1.07e-4 on wasm, text.blocks.0.mlp.fc of task 2, an entry whose first
  * gradient is 5e-8. A wrong entry (a flipped or missing step) is off by about the scale itself.
  */
-function assertTensorClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string) {
-  assert.equal(actual.length, expected.length, label);
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]!));
-    worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
-  }
-  assert.ok(worst <= 1e-3 * scale, `${label}: max difference ${worst}, scale ${scale}`);
-}
+const assertTensorClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, label: string) =>
+  assertCloseToScale(actual, expected, { tolerance: 1e-3, label });
 
 Deno.test("a few training steps give the same losses and delta on cpu, wasm and webgpu", async () => {
   await useBackend("cpu");

@@ -15,6 +15,7 @@ import { loadMethodConfig } from "./config.ts";
 import { MICRO_ARCH, microModel, microPixels, poolWithNonZeroB } from "../../tests/micro_clip.ts";
 import { disposeAdapterPool, poolLinear, trainableVariables } from "./pool.ts";
 import { clipLoss } from "./train.ts";
+import { assertCloseToScale } from "../../tests/tolerance.ts";
 
 /** The micro CLIP with two blocks per encoder and CLIP's 77-token text context. */
 const ARCH: ClipArch = {
@@ -25,6 +26,8 @@ const ARCH: ClipArch = {
 };
 const CONTEXT = 77;
 const TOLERANCE = 1e-5;
+const assertClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, label: string) =>
+  assertCloseToScale(actual, expected, { tolerance: TOLERANCE, label });
 
 /** Four prompts of different lengths: start 10, words 1..9, end 11 (the highest id) at `ends`. */
 function promptIds(): Int32Array {
@@ -36,18 +39,6 @@ function promptIds(): Int32Array {
     ids[row * CONTEXT + end] = 11;
   });
   return ids;
-}
-
-/** Every value within `TOLERANCE` of the largest magnitude in `expected`. */
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string) {
-  assert.equal(actual.length, expected.length, label);
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]!));
-    worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
-  }
-  assert.ok(worst <= TOLERANCE * scale, `${label}: max difference ${worst}, scale ${scale}`);
 }
 
 interface Step {

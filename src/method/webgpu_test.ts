@@ -1,22 +1,17 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import {
-  availableBackends,
-  compiledPipelines,
-  countTransfers,
-  useBackend,
-} from "../clip/backend.ts";
+import { compiledPipelines, countTransfers, useBackend } from "../clip/backend.ts";
 import { disposeModel } from "../clip/model.ts";
+import { needsWebgpu } from "../../tests/backends.ts";
 import { microFewShotSet, microModel, microTrainOptions } from "../../tests/micro_clip.ts";
 import { loadMethodConfig } from "./config.ts";
 import { applyTaskDelta } from "./delta.ts";
 import { trainTask } from "./train.ts";
 
-Deno.test({
-  name:
-    "webgpu: trainTask's steps (expert pool, AGO, checkpointing) read back only the loss and the AGO term, and compile no pipeline after step 2",
-  ignore: !(await availableBackends()).includes("webgpu"),
-  fn: async () => {
+Deno.test(
+  "webgpu: trainTask's steps (expert pool, AGO, checkpointing) read back only the loss and the AGO term, and compile no pipeline after step 2",
+  needsWebgpu(),
+  async () => {
     await useBackend("webgpu");
     const model = microModel(2);
     const data = microFewShotSet();
@@ -48,4 +43,4 @@ Deno.test({
     data.pixels.dispose();
     await useBackend("cpu");
   },
-});
+);
