@@ -50,6 +50,7 @@ import {
   trainableVariables,
 } from "../src/method/pool.ts";
 import { clipLoss } from "../src/method/train.ts";
+import { randomAgoBank } from "../tests/micro_clip.ts";
 import { BATCH_PROMPT_END, tokenRows } from "./prompts.ts";
 
 const USAGE = "usage: deno run -A bench/train.ts [--quick] [--backends cpu,wasm] " +
@@ -134,18 +135,6 @@ async function timeAlternately(
   return [median(times[0]), median(times[1])];
 }
 
-/** A bank of 4 earlier columns per module, as a second task's AGO term reads: [d_out, 4]. */
-function randomAgoBank(pool: ReturnType<typeof createAdapterPool>): Map<string, tf.Tensor2D> {
-  const rng = new SeededRng(3);
-  const bank = new Map<string, tf.Tensor2D>();
-  for (const [name, adapter] of pool.adapters) {
-    const dOut = adapter.up.shape[1];
-    const values = Float32Array.from({ length: dOut * 4 }, () => rng.uniform(-0.1, 0.1));
-    bank.set(name, tf.tensor2d(values, [dOut, 4]));
-  }
-  return bank;
-}
-
 /** Measures one case on the active backend; `arch` is the preset `testCase.arch` names. */
 export async function measure(
   backend: ConcreteBackend,
@@ -156,7 +145,7 @@ export async function measure(
   const model: ClipModel = randomClipModel(arch, { seed: 0 });
   const method = loadMethodConfig("expert-pool");
   const pool = createAdapterPool(arch, method, { rng: new SeededRng(0) });
-  const bank = randomAgoBank(pool);
+  const bank = randomAgoBank(pool, { seed: 3, bound: 0.1 }); // a second task's 4 columns
   const variables = trainableVariables(pool);
   const optimizer = new AdamW(variables, { weightDecay: 0.01, betas: [0.9, 0.999] });
   const linear = poolLinear(pool, { training: true, rng: new SeededRng(1) });

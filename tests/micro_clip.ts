@@ -98,3 +98,25 @@ export function poolWithNonZeroB(arch: ClipArch, method: MethodConfig): AdapterP
   }
   return pool;
 }
+
+/**
+ * An AGO bank as a later task sees it: `columns` earlier B columns per module of `pool`, uniform in
+ * [-bound, bound], held as `agoLoss` reads them ([d_out, columns]).
+ */
+export function randomAgoBank(
+  pool: AdapterPool,
+  options: { seed: number; bound: number; columns?: number },
+): Map<string, tf.Tensor2D> {
+  const rng = new SeededRng(options.seed);
+  const columns = options.columns ?? 4;
+  const bank = new Map<string, tf.Tensor2D>();
+  for (const [name, adapter] of pool.adapters) {
+    const dOut = adapter.up.shape[1];
+    const values = Float32Array.from(
+      { length: dOut * columns },
+      () => rng.uniform(-options.bound, options.bound),
+    );
+    bank.set(name, tf.tensor2d(values, [dOut, columns]));
+  }
+  return bank;
+}

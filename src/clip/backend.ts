@@ -297,9 +297,9 @@ export async function backendStatuses(): Promise<
 
 /**
  * Device memory the active backend itself holds, in bytes, where it keeps such a figure: WebGPU's
- * buffer pool (tfjs keeps released buffers for reuse and never shrinks the pool, so after a
- * training step this is the most the step held at once, plus any earlier high-water mark) or the
- * wasm heap (grows, never shrinks). Null on cpu.
+ * buffer pool (tfjs keeps released buffers for reuse by exact size and never shrinks the pool, so
+ * after a training step this is at least the most the step held at once) or the wasm heap (grows,
+ * never shrinks). Null on cpu.
  */
 export function backendBytes(): number | null {
   const backend = tf.backend() as unknown as {

@@ -289,11 +289,8 @@ export function resetCounts(pool: AdapterPool): void {
 export function tokenMajorDropout(x: tf.Tensor3D, rate: number, seed: number): tf.Tensor3D {
   const [batch, tokens, width] = x.shape;
   const keep = 1 - rate;
-  const noise = tf.transpose(tf.randomUniform([tokens, batch, width], 0, 1, "float32", seed), [
-    1,
-    0,
-    2,
-  ]); // [batch, tokens, width]
+  const drawn = tf.randomUniform([tokens, batch, width], 0, 1, "float32", seed);
+  const noise = tf.transpose(drawn, [1, 0, 2]); // [batch, tokens, width]
   return tf.mul(x, tf.div(tf.floor(tf.add(noise, keep)), keep));
 }
 

@@ -12,7 +12,13 @@ import {
 import { SeededRng } from "../io/rng.ts";
 import { agoLoss } from "./ago.ts";
 import { loadMethodConfig } from "./config.ts";
-import { MICRO_ARCH, microModel, microPixels, poolWithNonZeroB } from "../../tests/micro_clip.ts";
+import {
+  MICRO_ARCH,
+  microModel,
+  microPixels,
+  poolWithNonZeroB,
+  randomAgoBank,
+} from "../../tests/micro_clip.ts";
 import { disposeAdapterPool, poolLinear, trainableVariables } from "./pool.ts";
 import { clipLoss } from "./train.ts";
 import { assertCloseToScale } from "../../tests/tolerance.ts";
@@ -62,13 +68,7 @@ async function trainingStep(
   assert.equal(method.dropout, 0.2);
   const pool = poolWithNonZeroB(ARCH, method);
   const linear = poolLinear(pool, { training: true, rng: new SeededRng(9) });
-  const bankRng = new SeededRng(11);
-  const bank = new Map<string, tf.Tensor2D>();
-  for (const [name, adapter] of pool.adapters) {
-    const dOut = adapter.up.shape[1];
-    const values = Float32Array.from({ length: dOut * 4 }, () => bankRng.uniform(-1, 1));
-    bank.set(name, tf.tensor2d(values, [dOut, 4]));
-  }
+  const bank = randomAgoBank(pool, { seed: 11, bound: 1 });
   let agoTerm: tf.Scalar | null = null;
   const { value, grads } = tf.tidy(() => {
     const pixels = tf.gather(microPixels(), tf.tensor1d([0, 3, 6, 9], "int32"));
