@@ -7,9 +7,9 @@
  * ([768 x 768] @ [768 x 3072]) on each TF.js backend, ONNX Runtime, and numpy (the CPU's own).
  *
  * Texts are timed twice: prompt-like rows (the end token at position 11, as a class prompt) and
- * full-context rows (the end token at the last position). ONNX Runtime computes only up to the
- * batch's last end token (exact under the causal mask); TF.js and PyTorch compute every position,
- * so the full-context figure compares equal work.
+ * full-context rows (the end token at the last position). ONNX Runtime and TF.js compute only up
+ * to the batch's last end token (exact under the causal mask); PyTorch computes every position, so
+ * the full-context figure compares equal work.
  *
  * The engines the ratios compare (TF.js on wasm, ONNX Runtime on each device, PyTorch) run
  * interleaved, rep by rep, so a machine whose load changes during the run slows them alike; the

@@ -145,7 +145,8 @@ export async function measure(
   const model: ClipModel = randomClipModel(arch, { seed: 0 });
   const method = loadMethodConfig("expert-pool");
   const pool = createAdapterPool(arch, method, { rng: new SeededRng(0) });
-  const bank = randomAgoBank(pool, { seed: 3, bound: 0.1 }); // a second task's 4 columns
+  // A second task's bank: the first task's B columns, all r per module (ago.past: all, the default).
+  const bank = randomAgoBank(pool, { seed: 3, bound: 0.1, columns: method.rank });
   const variables = trainableVariables(pool);
   const optimizer = new AdamW(variables, { weightDecay: 0.01, betas: [0.9, 0.999] });
   const linear = poolLinear(pool, { training: true, rng: new SeededRng(1) });
@@ -445,7 +446,7 @@ export async function main(args: string[]): Promise<number> {
     date: new Date().toISOString(),
     method: "expert-pool",
     checkpoint: true,
-    ago: "4 earlier columns per module",
+    ago: "a second task's: 12 earlier B columns per module",
     quick: values.quick,
     reps,
     // Shares are of one step; vision and text include their adapters, so they overlap them.
