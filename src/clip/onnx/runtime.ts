@@ -157,17 +157,49 @@ function probeModel(): Uint8Array {
   });
 }
 
+/** Whether Linux shows a GPU device node (a DRM render node, or NVIDIA's). */
+function gpuDeviceNode(): boolean {
+  const present = (dir: string, pattern: RegExp) => {
+    try {
+      return [...Deno.readDirSync(dir)].some((entry) => pattern.test(entry.name));
+    } catch {
+      return false;
+    }
+  };
+  return present("/dev/dri", /^renderD\d+$/) || present("/dev", /^nvidia\d+$/);
+}
+
 /** Why `device` cannot be used by a session, known without trying it; null when worth trying. */
 function knownMissing(device: OrtDevice): Unavailable | null {
   if (device === "cuda") return cudaProviderMissing();
-  if (device === "webgpu" && Deno.build.os === "linux" && !sharedLibraryLoads("libvulkan.so.1")) {
+  if (device !== "webgpu" || Deno.build.os !== "linux") return null;
+  if (!sharedLibraryLoads("libvulkan.so.1")) {
     return {
       reason: "no Vulkan loader (libvulkan.so.1)",
       hint: "ORT's WebGPU (Dawn) needs Vulkan on Linux: install the GPU driver's Vulkan " +
         "support (Dawn refuses software adapters such as lavapipe)",
     };
   }
+  // Without a GPU, Vulkan offers software adapters only, which Dawn refuses after printing its
+  // warnings: say so without trying.
+  if (!gpuDeviceNode()) {
+    return {
+      reason: "no GPU device (/dev/dri/renderD*, /dev/nvidia*)",
+      hint: "ORT's WebGPU (Dawn) needs a GPU's Vulkan driver; it refuses software adapters",
+    };
+  }
   return null;
+}
+
+/**
+ * ORT's error in a few words: the first line, without ORT_ENFORCE's source location, function
+ * and condition (`/onnxruntime_src/...cc:136 f() cond was false. Failed to get a WebGPU adapter`
+ * -> `Failed to get a WebGPU adapter`), at most 300 characters.
+ */
+export function ortMessage(error: unknown): string {
+  const line = String((error as Error)?.message ?? error).split("\n")[0]!.replace(/^Error: /, "");
+  const enforced = /^\S+:\d+ .*? was false\.\s*(.+)$/.exec(line);
+  return (enforced?.[1] ?? line).slice(0, 300);
 }
 
 const probes = new Map<OrtDevice, Promise<Unavailable | null>>();
@@ -194,9 +226,8 @@ export function probeDevice(ort: OrtModule, device: OrtDevice): Promise<Unavaila
         }
         return null;
       } catch (error) {
-        const message = (error as Error).message.split("\n")[0]!.replace(/^Error: /, "");
         return {
-          reason: `ONNX Runtime's ${device} provider did not open: ${message.slice(0, 300)}`,
+          reason: `ONNX Runtime's ${device} provider did not open: ${ortMessage(error)}`,
         };
       }
     })();
