@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { writeSyntheticMtil } from "../src/mtil/synthetic.ts";
+import { ResourcePool } from "../src/runner/resources.ts";
 import { STAGES } from "../src/stages/mod.ts";
 
 const TINY = fileURLToPath(new URL("./fixtures/pipelines/tiny.yaml", import.meta.url));
@@ -34,6 +35,9 @@ export async function writeWeightsFolder(dir: string, seed: number): Promise<voi
         progress() {},
         log() {},
         signal: new AbortController().signal,
+        machine: { backend: null, inference: null },
+        resources: new ResourcePool().lease(),
+        recordStats() {},
       },
       STAGES.model.job("model", {
         model: { source: "synthetic", preset: "clip-tiny", seed, tokenizer: null },

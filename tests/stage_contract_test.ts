@@ -16,7 +16,7 @@ import { planJobs } from "../src/runner/plan.ts";
 import { runJobs } from "../src/runner/run.ts";
 import { compileAndPlan } from "../src/runner/pipeline.ts";
 import { compileSpec } from "../src/spec/mod.ts";
-import { releaseModelState, STAGE_RUNNERS, STAGES } from "../src/stages/mod.ts";
+import { STAGE_RUNNERS, STAGES } from "../src/stages/mod.ts";
 import { REPO, TINY } from "./cli_sandbox.ts";
 import { writeFolderSetup } from "./folder_fixture.ts";
 import { strict } from "./fixtures/run_records.ts";
@@ -39,7 +39,6 @@ Deno.test("every stage kind: jobs are plain data and run() reads only what the k
       ...(await runJobs(plan)).results,
       ...(await runJobs(dataPlan)).results,
     ];
-    releaseModelState();
 
     const kinds = Object.keys(STAGES).sort();
     // One job per kind, inputs before their users (the record run needs upstream artifacts).

@@ -53,6 +53,44 @@ export interface SourceInput {
   digest: string;
 }
 
+/**
+ * Properties of the machine a job runs with, chosen for the run (`backend:` / `--backend`,
+ * `inference:` / `--engine` / `--device`). They decide how a job computes, never what: they are
+ * in no key and reach a stage only through its context, so a stage must give the same artifact
+ * (to float tolerance) whatever they are. Kept as plain strings here; the stages that read them
+ * check them (src/stages/common.ts).
+ */
+export interface MachineSettings {
+  /** The TF.js backend of the process ("wasm", "webgpu", ...), or null when none was set. */
+  readonly backend: string | null;
+  /**
+   * The inference engine and device asked for (`auto` | `onnx` | `tfjs`, `auto` | `cpu` |
+   * `webgpu` | `cuda`), as asked: each process resolves `auto` on its own machine. Null: the
+   * default (auto, auto).
+   */
+  readonly inference: { readonly engine: string; readonly device: string } | null;
+}
+
+/**
+ * What a run keeps in memory between its jobs (a model state, a tokenizer, an engine's
+ * sessions), owned by the runner: a stage asks for a value by a key naming everything it is made
+ * of, and never frees it. The runner frees each value once no running job holds it and it is no
+ * longer worth keeping (see `slot`), and frees everything when the run ends.
+ */
+export interface JobResources {
+  /**
+   * The value kept under `key`, opened by `open` the first time. It stays valid until the job
+   * ends. `close` frees it. Values of one `slot` replace each other: opening one frees the
+   * slot's others once no running job holds them (one model state in memory at a time); values
+   * without a slot are kept until the run ends.
+   */
+  use<T>(
+    key: string,
+    open: () => Promise<T>,
+    options: { close(value: T): void | Promise<void>; slot?: string },
+  ): Promise<T>;
+}
+
 export interface JobContext {
   readonly id: string;
   readonly inputs: Readonly<Record<string, InputArtifact>>;
@@ -65,6 +103,16 @@ export interface JobContext {
   log(line: string): void;
   /** Aborted on Ctrl-C / SIGTERM: stop soon, by throwing; the partial output is discarded. */
   readonly signal: AbortSignal;
+  /** The machine settings of the run (never in the key). */
+  readonly machine: MachineSettings;
+  /** Values the run keeps between jobs; the runner frees them. */
+  readonly resources: JobResources;
+  /**
+   * Records how the job ran (speed, memory, engine and machine): the runner stores it beside
+   * the artifact (`run.json`), outside its content digest and its key, so a cached job keeps the
+   * figures of the run that made it. The last call wins.
+   */
+  recordStats(stats: object): void;
 }
 
 /**
@@ -77,6 +125,12 @@ export interface StageRunner {
   /** The version a job with these params has: a job planned with another one is refused. */
   versionOf(params: JsonValue): number;
   run(ctx: JobContext, params: JsonValue): Promise<void>;
+  /**
+   * Whether its jobs run the inference engine (`ctx.machine.inference`): a run resolves the
+   * engine before starting any job when one of these will run (an explicit choice that cannot
+   * be honoured stops it there).
+   */
+  infers?: boolean;
 }
 
 /** Stage runners by kind. */

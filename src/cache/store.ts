@@ -5,6 +5,8 @@
  *   <root>/artifacts/<key>/manifest.json   what made the artifact and every file's sha256 + size
  *   <root>/artifacts/<key>/data/...        the files the job wrote (read only)
  *   <root>/artifacts/<key>/log.txt         the job's log lines (not part of the content digest)
+ *   <root>/artifacts/<key>/run.json        how the job ran (speed, memory, machine), when it
+ *                                          recorded that; not part of the content digest
  *   <root>/artifacts/<key>/stamp.json      last use, and (size, mtime, ctime, inode) of each file
  *                                          when it was last hashed, so a reread need not rehash
  *   <root>/index/<id hash>.json            per job identity (kind + job id): the last key it had
@@ -92,6 +94,16 @@ interface Stamp {
   lastUsed: string;
   /** path -> [size, mtime ms, ctime ms, inode] at the last successful hash. */
   verified: Record<string, number[]>;
+}
+
+/** `run.json` beside an artifact's manifest: how its job ran. */
+const RUN_FILE = "run.json";
+const RUN_SCHEMA = 1;
+
+interface RunRecord {
+  runSchema: number;
+  /** What the job recorded (`TrainRunStats`, `EvaluateRunStats`, ...). */
+  stats: object;
 }
 
 /** Re-writing the stamp on every cached read would cost a write per job; this often is enough. */
@@ -238,6 +250,7 @@ export class CacheStore {
       Manifest,
       "kind" | "jobId" | "version" | "params" | "inputs" | "sources" | "timings" | "backend"
     >,
+    run: { stats: object | null } = { stats: null },
   ): Promise<Artifact> {
     const { key, tmpDir, dataDir } = pending;
     const listed = listFiles(dataDir, info.jobId);
@@ -263,6 +276,11 @@ export class CacheStore {
     await Deno.writeTextFile(join(tmpDir, "manifest.json"), JSON.stringify(manifest, null, 1));
     const stamp: Stamp = { lastUsed: now, verified };
     await Deno.writeTextFile(join(tmpDir, "stamp.json"), JSON.stringify(stamp));
+    if (run.stats !== null) {
+      // Renamed into place with the rest: an artifact never lacks the figures of its run.
+      const record: RunRecord = { runSchema: RUN_SCHEMA, stats: run.stats };
+      await Deno.writeTextFile(join(tmpDir, RUN_FILE), JSON.stringify(record, null, 1) + "\n");
+    }
     const root = this.artifactRoot(key);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -294,6 +312,29 @@ export class CacheStore {
   async discardArtifact(pending: PendingArtifact): Promise<void> {
     await removeTree(pending.tmpDir);
     pending.release();
+  }
+
+  /**
+   * The figures the job that made the artifact under `key` recorded about how it ran
+   * (`ctx.recordStats`), or null when it recorded none (or the artifact predates them).
+   */
+  async readRunStats(key: string): Promise<unknown> {
+    try {
+      const text = await Deno.readTextFile(join(this.artifactRoot(key), RUN_FILE));
+      const record = JSON.parse(text) as Partial<RunRecord>;
+      return record.runSchema === RUN_SCHEMA ? record.stats ?? null : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The log lines of the job that made the artifact under `key` ("" when it logged none). */
+  async readLog(key: string): Promise<string> {
+    try {
+      return await Deno.readTextFile(join(this.artifactRoot(key), "log.txt"));
+    } catch {
+      return "";
+    }
   }
 
   async readIndex(kind: string, jobId: string): Promise<IndexEntry | null> {

@@ -5,6 +5,8 @@ import type { PipelineRequest } from "../runner/pipeline.ts";
 export interface PipelineFlags extends PipelineRequest {
   until?: string;
   backend?: string;
+  engine?: string;
+  device?: string;
   results?: string;
 }
 
@@ -58,6 +60,8 @@ export function parsePipelineArgs<Extra extends Record<string, { type: "string" 
     force: (values.force as string[] | undefined) ?? [],
     until: values.until as string | undefined,
     backend: values.backend as string | undefined,
+    engine: values.engine as string | undefined,
+    device: values.device as string | undefined,
     results: values.results as string | undefined,
     verify: values.verify === true,
   };

@@ -1,38 +1,75 @@
 /**
- * `deno task run FILE [--set a.b=c] [--var N=v] [--force STAGE] [--until STAGE] [--backend B]`:
- * runs what the pipeline needs that the cache does not hold, shows progress (a live stage list on
- * a terminal, plain lines otherwise), and writes each run's results to
- * `results/<pipeline>/<run>/`: the report (accuracy matrix, metrics, tables, plots, training
- * curves), the resolved spec, every job's log and the timings. Ctrl-C, SIGTERM or a crash leaves
- * no partial artifact and no half-written results folder; running again resumes.
+ * `deno task run FILE [--set a.b=c] [--var N=v] [--force STAGE] [--until STAGE] [--backend B]
+ *  [--engine E] [--device D]`: runs what the pipeline needs that the cache does not hold, shows
+ * progress (a live stage list on a terminal, plain lines otherwise), and writes each run's
+ * results to `results/<pipeline>/<run>/`: the report (accuracy matrix, metrics, tables, plots,
+ * training curves), the efficiency table, the resolved spec, every job's log and the timings.
+ * Ctrl-C, SIGTERM or a crash leaves no partial artifact and no half-written results folder;
+ * running again resumes.
+ *
+ * `--backend` is TF.js's (training); `--engine` / `--device` choose the inference engine of the
+ * head and evaluate jobs and override the spec's `inference:`. None of them enters a cache key.
  */
 import { join, resolve } from "node:path";
 import { CacheStore } from "../cache/store.ts";
 import { type BackendName, isBackendName, useBackend } from "../clip/backend.ts";
+import {
+  describeEngineChoice,
+  DEVICE_NAMES,
+  ENGINE_NAMES,
+  type InferenceSetting,
+} from "../clip/encoder.ts";
 import { type RunGraph, runSlug } from "../plan/build.ts";
 import { RunInterrupted } from "../runner/errors.ts";
+import { resolveRunInference } from "../runner/inference.ts";
 import { compilePipeline, planPipeline } from "../runner/pipeline.ts";
-import { writeRunResults, writeSweepSummary } from "../runner/results.ts";
+import { type FinishedRun, writeRunResults, writeSweepSummary } from "../runner/results.ts";
 import { runJobs } from "../runner/run.ts";
 import { interruptOnSignals } from "../runner/signals.ts";
 import type { JobResult } from "../runner/types.ts";
-import { releaseModelState } from "../stages/mod.ts";
-import { parsePipelineArgs } from "./pipeline.ts";
+import { parsePipelineArgs, type PipelineFlags } from "./pipeline.ts";
 import { createHashProgress, createProgressDisplay } from "./progress.ts";
 
 const USAGE = "usage: deno task run FILE [--set a.b=value]... [--var NAME=value]... " +
   "[--force ID|KIND|GLOB]... [--until ID|KIND] [--backend auto|cpu|wasm|webgpu|tensorflow|" +
-  "tensorflow-gpu] [--results DIR] [--verify] [--debug]";
+  `tensorflow-gpu] [--engine ${ENGINE_NAMES.join("|")}] [--device ${DEVICE_NAMES.join("|")}] ` +
+  "[--results DIR] [--verify] [--debug]";
+
+function isOneOf(choices: readonly string[], value: string | undefined): boolean {
+  return value === undefined || choices.includes(value);
+}
+
+/**
+ * The inference setting: the spec's, each field overridden by its flag. `--engine tfjs` alone
+ * also sets the device to auto (a device is ONNX Runtime's; TF.js runs on the backend).
+ */
+function inferenceSetting(flags: PipelineFlags, spec: InferenceSetting): InferenceSetting {
+  const engine = (flags.engine ?? spec.engine) as InferenceSetting["engine"];
+  const device = flags.device ?? (flags.engine === "tfjs" ? "auto" : spec.device);
+  return { engine, device: device as InferenceSetting["device"] };
+}
 
 export async function main(args: string[]): Promise<number> {
   const flags = parsePipelineArgs(args, {
     usage: USAGE,
-    extra: { until: { type: "string" }, backend: { type: "string" }, results: { type: "string" } },
+    extra: {
+      until: { type: "string" },
+      backend: { type: "string" },
+      engine: { type: "string" },
+      device: { type: "string" },
+      results: { type: "string" },
+    },
   });
   if (typeof flags === "number") return flags;
   if (flags.backend !== undefined && !isBackendName(flags.backend)) {
     console.error(`--backend ${flags.backend}: unknown backend\n${USAGE}`);
     return 2;
+  }
+  for (const [flag, choices] of [["engine", ENGINE_NAMES], ["device", DEVICE_NAMES]] as const) {
+    if (!isOneOf(choices, flags[flag])) {
+      console.error(`--${flag} ${flags[flag]}: expected one of ${choices.join(", ")}\n${USAGE}`);
+      return 2;
+    }
   }
   // A bad spec fails here, before anything is started or written.
   const compiled = await compilePipeline(flags);
@@ -59,23 +96,28 @@ export async function main(args: string[]): Promise<number> {
         ? new RunInterrupted(undefined, interrupt.signal.reason)
         : error;
     });
-    const requested = (flags.backend ?? graphs[0]!.pipeline.backend) as BackendName;
-    const backend = await useBackend(requested);
+    // A matrix sweep shares jobs between its runs: one backend and one engine for all of them.
+    const first = graphs[0]!.pipeline;
+    const backend = await useBackend((flags.backend ?? first.backend) as BackendName);
+    const inference = inferenceSetting(flags, first.inference);
+    // Before any job runs: an explicit engine or device this machine lacks exits 2 here.
+    const engine = await resolveRunInference(plan, inference, { until: flags.until });
+    if (engine !== null) console.log(`inference: ${describeEngineChoice(engine)}`);
     const summary = await runJobs(plan, {
       until: flags.until,
       display: createProgressDisplay(),
       signal: interrupt.signal,
       backend,
+      inference,
     });
     console.log(
       `${summary.ran} jobs ran, ${summary.cached} cached, ${summary.seconds.toFixed(1)} s ` +
         `(backend ${backend})`,
     );
-    await writeResults(graphs, { resultsRoot, results: summary.results, backend });
+    await writeResults(graphs, { store, resultsRoot, results: summary.results, backend });
     return 0;
   } finally {
     interrupt.dispose();
-    releaseModelState();
     await lease?.close();
   }
 }
@@ -83,16 +125,14 @@ export async function main(args: string[]): Promise<number> {
 /** Each run's folder under `resultsRoot`, and a sweep's summary when every run finished. */
 async function writeResults(
   graphs: RunGraph[],
-  run: { resultsRoot: string; results: JobResult[]; backend: string },
+  run: { store: CacheStore; resultsRoot: string; results: JobResult[]; backend: string },
 ): Promise<void> {
-  const byId = new Map(run.results.map((result) => [result.id, result]));
-  const finished: { graph: RunGraph; report: JobResult }[] = [];
+  const finished: FinishedRun[] = [];
   for (const graph of graphs) {
-    const report = byId.get(graph.reportId);
-    if (report === undefined) continue; // --until stopped before the report
     const folder = join(run.resultsRoot, graph.pipeline.name, runSlug(graph));
-    await writeRunResults(folder, { graph, report, results: run.results, backend: run.backend });
-    finished.push({ graph, report });
+    const written = await writeRunResults(folder, { ...run, graph });
+    if (written === null) continue; // --until stopped before the report
+    finished.push(written);
     console.log(`results: ${folder}`);
   }
   if (graphs.length > 1 && finished.length === graphs.length) {

@@ -332,8 +332,30 @@ export async function openEncoder(
   });
 }
 
-/** `engine/device (reason)`: how commands report the choice. */
+/**
+ * What `openEncoder` chooses for `setting` on this machine, without a model: ONNX Runtime is
+ * loaded and probed unless the setting is TF.js (probes are kept per process, so encoders opened
+ * later with the same setting choose the same). An explicit choice that cannot be honoured is a
+ * UserError with exit code 2.
+ */
+export async function resolveEngine(setting: InferenceSetting): Promise<EngineChoice> {
+  const { available } = setting.engine === "tfjs"
+    ? { available: notTried() }
+    : await probeAvailability(setting);
+  return chooseEngine(setting, available);
+}
+
+function describe(engine: "onnx" | "tfjs", device: string, reason: string): string {
+  return `${engine === "onnx" ? "ONNX Runtime" : "TF.js"} on ${device} (${reason})`;
+}
+
+/** `engine on device (reason)`: how commands report the choice. */
 export function describeEncoder(encoder: ClipEncoder): string {
-  return `${encoder.engine === "onnx" ? "ONNX Runtime" : "TF.js"} on ${encoder.device} ` +
-    `(${encoder.reason})`;
+  return describe(encoder.engine, encoder.device, encoder.reason);
+}
+
+/** `describeEncoder`'s line for a choice made before any encoder (TF.js: the active backend). */
+export function describeEngineChoice(choice: EngineChoice): string {
+  const device = choice.engine === "onnx" ? choice.device : currentBackend() ?? tf.getBackend();
+  return describe(choice.engine, device, choice.reason);
 }

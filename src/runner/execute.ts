@@ -6,7 +6,15 @@
  * folder as the key's artifact, replacing whatever was there (a corrupt artifact, or the previous
  * output of a forced job).
  */
-import type { InputArtifact, Job, JobContext, SourceInput, StageRunner } from "../cache/job.ts";
+import type {
+  InputArtifact,
+  Job,
+  JobContext,
+  JobResources,
+  MachineSettings,
+  SourceInput,
+  StageRunner,
+} from "../cache/job.ts";
 import type { KeyMaterial } from "../cache/key.ts";
 import type { HolderInfo } from "../cache/lock.ts";
 import { writeJobRecord } from "../cache/record.ts";
@@ -29,11 +37,21 @@ export interface ComputeRequest {
   forced: boolean;
   verify: Verification;
   signal?: AbortSignal;
-  backend?: string;
+  /** The run's machine settings, which the job sees as `ctx.machine`. */
+  machine: MachineSettings;
+  /** The run's resources, as this job's lease (the caller releases it). */
+  resources: JobResources;
   progress(done: number, total: number, note?: string): void;
   log(line: string): void;
   /** Told once when another process holds the key's lock and this one waits for it. */
   waiting?(holder: HolderInfo | null): void;
+}
+
+/** What jobs see of a run's machine settings. */
+export function machineSettings(
+  options: { backend?: string; inference?: { engine: string; device: string } },
+): MachineSettings {
+  return { backend: options.backend ?? null, inference: options.inference ?? null };
 }
 
 export interface Computed {
@@ -92,6 +110,7 @@ async function execute(request: ComputeRequest): Promise<Artifact> {
   signal?.addEventListener("abort", forward, { once: true });
   const startedAt = new Date();
   const t0 = performance.now();
+  let stats: object | null = null;
   const ctx: JobContext = {
     id: job.id,
     inputs: request.inputs,
@@ -103,6 +122,9 @@ async function execute(request: ComputeRequest): Promise<Artifact> {
       Deno.writeTextFileSync(pending.logPath, `${line}\n`, { append: true });
       request.log(line);
     },
+    machine: request.machine,
+    resources: request.resources,
+    recordStats: (figures) => stats = figures,
   };
   try {
     await stage.run(ctx, job.params);
@@ -116,8 +138,8 @@ async function execute(request: ComputeRequest): Promise<Artifact> {
       inputs: request.material.inputs,
       sources: request.material.sources,
       timings: { startedAt: startedAt.toISOString(), seconds: (performance.now() - t0) / 1000 },
-      backend: request.backend ?? null,
-    });
+      backend: request.machine.backend,
+    }, { stats });
   } catch (error) {
     await store.discardArtifact(pending).catch(() => {});
     throw jobError(job, error, { aborted: abort.signal, pending });

@@ -9,7 +9,8 @@ import type { Job, SourceInput, StageRegistry } from "../cache/job.ts";
 import { readRecord, recordMaterial } from "../cache/record.ts";
 import type { CacheStore, Verification } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
-import { computeJob, type ResolvedInput } from "./execute.ts";
+import { computeJob, machineSettings, type ResolvedInput } from "./execute.ts";
+import { ResourcePool } from "./resources.ts";
 import type { JobResult } from "./types.ts";
 
 export interface RecordedJobOptions {
@@ -18,7 +19,18 @@ export interface RecordedJobOptions {
   force?: boolean;
   verify?: Verification;
   signal?: AbortSignal;
+  /** The TF.js backend in use, as `runJobs` takes it. */
   backend?: string;
+  /**
+   * The inference engine and device asked for, as the driver was given them (not resolved: this
+   * process resolves `auto` on its own machine). Default auto / auto.
+   */
+  inference?: { engine: string; device: string };
+  /**
+   * Values kept between jobs; by default a pool of this call's own, freed when it returns (a
+   * worker executing one job builds its model state, and frees it, by itself).
+   */
+  resources?: ResourcePool;
   progress?: (done: number, total: number, note?: string) => void;
   log?: (line: string) => void;
 }
@@ -77,21 +89,31 @@ export async function runRecordedJob(
       Object.entries(record.sources).map(([name, { path, depth }]) => [name, { path, depth }]),
     ),
   };
-  const { artifact, computed } = await computeJob({
-    store,
-    stage,
-    job,
-    key,
-    material: recordMaterial(record),
-    inputs,
-    sources,
-    forced: options.force ?? false,
-    verify,
-    signal: options.signal,
-    backend: options.backend,
-    progress: options.progress ?? (() => {}),
-    log: options.log ?? (() => {}),
-  });
+  const pool = options.resources ?? new ResourcePool();
+  const lease = pool.lease();
+  let outcome;
+  try {
+    outcome = await computeJob({
+      store,
+      stage,
+      job,
+      key,
+      material: recordMaterial(record),
+      inputs,
+      sources,
+      forced: options.force ?? false,
+      verify,
+      signal: options.signal,
+      machine: machineSettings(options),
+      resources: lease,
+      progress: options.progress ?? (() => {}),
+      log: options.log ?? (() => {}),
+    });
+  } finally {
+    await lease.release();
+    if (options.resources === undefined) await pool.dispose();
+  }
+  const { artifact, computed } = outcome;
   return {
     id: record.id,
     kind: record.kind,

@@ -6,21 +6,33 @@
 import { basename, dirname, join } from "node:path";
 import { onAbruptExit } from "../cache/cleanup.ts";
 import { HOST, processAlive } from "../cache/host.ts";
+import type { CacheStore } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { type RunGraph, runSlug } from "../plan/build.ts";
 import { toCanonical } from "../spec/mod.ts";
 import type { JobResult } from "./types.ts";
 
+/** A run whose results folder was written. */
+export interface FinishedRun {
+  graph: RunGraph;
+  report: JobResult;
+}
+
 /**
  * Writes a run's results folder next to its final place and renames it there, so a reader never
  * sees a half-written folder; an older folder for the same run is replaced (see `swapInto`).
- * Leftovers of runs killed while doing this are removed first.
+ * Leftovers of runs killed while doing this are removed first. Null (nothing written) when the
+ * run's report did not run (`--until` stopped before it).
  */
 export async function writeRunResults(
   folder: string,
-  run: { graph: RunGraph; report: JobResult; results: JobResult[]; backend: string },
-): Promise<void> {
+  run: { store: CacheStore; graph: RunGraph; results: JobResult[]; backend: string },
+): Promise<FinishedRun | null> {
+  const report = run.results.find((result) => result.id === run.graph.reportId);
+  if (report === undefined) return null;
+  const own = new Set(run.graph.jobs.map((job) => job.id));
+  const mine = run.results.filter((result) => own.has(result.id));
   const parent = dirname(folder);
   await Deno.mkdir(parent, { recursive: true });
   await removeLeftovers(parent);
@@ -28,13 +40,11 @@ export async function writeRunResults(
   await Deno.mkdir(temp);
   const unregister = onAbruptExit({ kind: "tree", path: temp });
   try {
-    for await (const entry of Deno.readDir(run.report.dir)) {
+    for await (const entry of Deno.readDir(report.dir)) {
       if (entry.isFile) {
-        await Deno.copyFile(join(run.report.dir, entry.name), join(temp, entry.name));
+        await Deno.copyFile(join(report.dir, entry.name), join(temp, entry.name));
       }
     }
-    const own = new Set(run.graph.jobs.map((job) => job.id));
-    const mine = run.results.filter((result) => own.has(result.id));
     await Deno.writeTextFile(
       join(temp, "resolved.json"),
       JSON.stringify(toCanonical(run.graph.pipeline), null, 2) + "\n",
@@ -61,16 +71,9 @@ export async function writeRunResults(
     );
     await Deno.mkdir(join(temp, "logs"));
     for (const result of mine) {
-      try {
-        const log = await Deno.readTextFile(join(dirname(result.dir), "log.txt"));
-        if (log !== "") {
-          await Deno.writeTextFile(
-            join(temp, "logs", `${result.id.replaceAll("/", "__")}.log`),
-            log,
-          );
-        }
-      } catch {
-        // A job that logged nothing has no log file.
+      const log = await run.store.readLog(result.key);
+      if (log !== "") {
+        await Deno.writeTextFile(join(temp, "logs", `${result.id.replaceAll("/", "__")}.log`), log);
       }
     }
     await Deno.chmod(temp, 0o755);
@@ -84,6 +87,7 @@ export async function writeRunResults(
   } finally {
     unregister();
   }
+  return { graph: run.graph, report };
 }
 
 /**
@@ -158,10 +162,7 @@ function randomSuffix(): string {
  * One line per run of a matrix sweep (its matrix point, Transfer / Average / Last means): the
  * ablation table at a glance. Each run's folder has the per-dataset tables.
  */
-export async function writeSweepSummary(
-  path: string,
-  runs: { graph: RunGraph; report: JobResult }[],
-): Promise<void> {
+export async function writeSweepSummary(path: string, runs: FinishedRun[]): Promise<void> {
   const lines = [
     `# ${runs[0]!.graph.pipeline.name}: ${runs.length} runs`,
     "",
@@ -183,5 +184,6 @@ export async function writeSweepSummary(
     }
     lines.push(`| ${runSlug(graph)} | ${cells.join(" | ")} |`);
   }
-  await writeFileAtomic(path, new TextEncoder().encode(lines.join("\n") + "\n"));
+  const text = lines.join("\n") + "\n";
+  await writeFileAtomic(path, new TextEncoder().encode(text));
 }

@@ -13,8 +13,9 @@ import { explainMiss } from "../cache/reason.ts";
 import type { Artifact } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
 import { RunInterrupted } from "./errors.ts";
-import { computeJob, type ResolvedInput } from "./execute.ts";
+import { computeJob, machineSettings, type ResolvedInput } from "./execute.ts";
 import { changedSourceFiles, isForced, lookupOnce, sourceDigests } from "./plan.ts";
+import { ResourcePool } from "./resources.ts";
 import type { JobResult, Plan, PlannedJob, RunDisplay, RunOptions, RunSummary } from "./types.ts";
 
 export { Interruption, JobFailed, RunInterrupted } from "./errors.ts";
@@ -48,6 +49,7 @@ export async function runJobs(plan: Plan, options: RunOptions = {}): Promise<Run
   const todo = plan.jobs.filter((p) => selected.has(p.job.id));
   const artifacts = new Map<string, Artifact>();
   const results: JobResult[] = [];
+  const resources = options.resources ?? new ResourcePool();
   const summary = (): RunSummary => ({
     results,
     ran: results.filter((r) => r.status === "ran").length,
@@ -59,7 +61,14 @@ export async function runJobs(plan: Plan, options: RunOptions = {}): Promise<Run
     for (const [i, planned] of todo.entries()) {
       if (options.signal?.aborted) throw new RunInterrupted(undefined, options.signal.reason);
       const position = { index: i + 1, total: todo.length };
-      const result = await runOne(planned, artifacts, { plan, stages, display, position, options });
+      const result = await runOne(planned, artifacts, {
+        plan,
+        stages,
+        display,
+        position,
+        options,
+        resources,
+      });
       results.push(result);
       display.jobEnd(result, position);
     }
@@ -68,6 +77,8 @@ export async function runJobs(plan: Plan, options: RunOptions = {}): Promise<Run
     throw error;
   } finally {
     await plan.store.sources.save().catch(() => {});
+    // The run's model states and engine sessions end with it.
+    if (options.resources === undefined) await resources.dispose();
   }
   const done = summary();
   display.end(done);
@@ -80,12 +91,13 @@ interface RunOneContext {
   display: RunDisplay;
   position: { index: number; total: number };
   options: RunOptions;
+  resources: ResourcePool;
 }
 
 async function runOne(
   planned: PlannedJob,
   artifacts: Map<string, Artifact>,
-  { plan, stages, display, position, options }: RunOneContext,
+  { plan, stages, display, position, options, resources }: RunOneContext,
 ): Promise<JobResult> {
   const t0 = performance.now();
   const job = planned.job;
@@ -161,26 +173,33 @@ async function runOne(
       { path: spec.path, digest: sourcesNow[name]! },
     ]),
   );
-  const computed = await computeJob({
-    store,
-    stage,
-    job,
-    key,
-    material,
-    inputs,
-    sources,
-    forced,
-    verify: plan.verify,
-    signal: options.signal,
-    backend: options.backend,
-    progress: (done, total, note) => display.jobProgress(job.id, done, total, note),
-    log: (line) => display.jobLog(job.id, line),
-    waiting: (holder) => {
-      const who = holder === null ? "another process" : `pid ${holder.pid} on ${holder.host}`;
-      const since = holder === null ? "" : ` (since ${holder.since})`;
-      display.jobLog(job.id, `waiting: ${who} is computing it${since}`);
-    },
-  });
+  const lease = resources.lease();
+  let computed;
+  try {
+    computed = await computeJob({
+      store,
+      stage,
+      job,
+      key,
+      material,
+      inputs,
+      sources,
+      forced,
+      verify: plan.verify,
+      signal: options.signal,
+      machine: machineSettings(options),
+      resources: lease,
+      progress: (done, total, note) => display.jobProgress(job.id, done, total, note),
+      log: (line) => display.jobLog(job.id, line),
+      waiting: (holder) => {
+        const who = holder === null ? "another process" : `pid ${holder.pid} on ${holder.host}`;
+        const since = holder === null ? "" : ` (since ${holder.since})`;
+        display.jobLog(job.id, `waiting: ${who} is computing it${since}`);
+      },
+    });
+  } finally {
+    await lease.release();
+  }
   plan.verdicts.set(key, { found: true, artifact: computed.artifact });
   artifacts.set(job.id, computed.artifact);
   if (!computed.computed) {

@@ -2,6 +2,7 @@
 import type { Job, RerunReason, StageRegistry } from "../cache/job.ts";
 import type { RunLease } from "../cache/lock.ts";
 import type { Artifact, CacheStore, Lookup, Verification } from "../cache/store.ts";
+import type { ResourcePool } from "./resources.ts";
 
 export type {
   InputArtifact,
@@ -105,6 +106,16 @@ export interface RunOptions {
   display?: RunDisplay;
   /** Aborting stops the running job (through ctx.signal) and the run; see `interruptOnSignals`. */
   signal?: AbortSignal;
-  /** Recorded in each new manifest, e.g. "wasm". */
+  /** The TF.js backend in use, e.g. "wasm": jobs see it in `ctx.machine`; manifests record it. */
   backend?: string;
+  /**
+   * The inference engine and device asked for (`inference:`, `--engine`, `--device`), which head
+   * and evaluate jobs see in `ctx.machine`; default auto / auto. Never part of a key.
+   */
+  inference?: { engine: string; device: string };
+  /**
+   * Values jobs keep between them (model states, engine sessions); by default a pool of the
+   * run's own, freed when `runJobs` returns. A pool given here is the caller's to dispose.
+   */
+  resources?: ResourcePool;
 }

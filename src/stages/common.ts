@@ -1,7 +1,9 @@
 /**
  * What every stage shares: the stage form, how a job names its inputs and sources, small
- * JSON/NPY helpers for artifact folders, and rebuilding a model state (base weights + the merge
- * deltas of tasks 1..t).
+ * JSON/NPY helpers for artifact folders, and the run's values a job asks for through its context
+ * (`ctx.resources`): a model state (base weights + the merge deltas of tasks 1..t), its inference
+ * engine on the run's engine and device (`ctx.machine`), the tokenizer. The runner owns and
+ * frees them; no stage keeps state of its own between jobs.
  *
  * A stage module exports one stage made by `defineStage`: its kind, its version (bump it when the
  * output for the same params and inputs changes: every job of the kind then reruns with reason
@@ -13,6 +15,14 @@
  */
 import type { InputArtifact, Job, JobContext, SourceSpec, StageRunner } from "../cache/job.ts";
 import type { JsonValue } from "../cache/canonical_json.ts";
+import {
+  type ClipEncoder,
+  DEFAULT_INFERENCE,
+  DEVICE_NAMES,
+  ENGINE_NAMES,
+  type InferenceSetting,
+  openEncoder,
+} from "../clip/encoder.ts";
 import { loadClipModel } from "../clip/weights.ts";
 import { type ClipModel, disposeModel } from "../clip/model.ts";
 import { type ClipTokenizer, loadTokenizer } from "../clip/tokenizer.ts";
@@ -32,6 +42,8 @@ export interface StageDefinition<Args, Params> {
   /** Files outside the cache `run` reads, from the params alone: their content enters the key. */
   sources?(params: Params): Record<string, SourceSpec>;
   run(ctx: JobContext, params: Params): Promise<void>;
+  /** Its jobs run the inference engine (`stateEncoder`): see `StageRunner.infers`. */
+  infers?: boolean;
 }
 
 export interface Stage<Args, Params> extends StageDefinition<Args, Params> {
@@ -63,6 +75,7 @@ export function defineStage<Args, Params>(
       kind: definition.kind,
       versionOf: (params) => versionOf(params as Params),
       run: (ctx, params) => definition.run(ctx, params as Params),
+      infers: definition.infers ?? false,
     },
   };
 }
@@ -166,26 +179,19 @@ export async function loadDeltas(ctx: JobContext): Promise<TaskDelta[]> {
   return deltas;
 }
 
-/**
- * One model state kept in memory between consecutive jobs that need it (the head and evaluate
- * jobs of a state run one after the other): loading ViT-B/16 takes seconds, and a state is fully
- * named by the digests of the base and its deltas.
- */
-let held: { key: string; model: ClipModel } | null = null;
-
 function stateKey(ctx: JobContext): string {
   const names = Object.keys(ctx.inputs).filter((n) => n === "model" || n.startsWith("delta-"));
   return names.sort().map((name) => `${name}=${input(ctx, name).digest}`).join(";");
 }
 
-/**
- * The model after the job's deltas are merged into the base weights. Owned by this module: do not
- * dispose it; it stays valid until the next `modelState` call with another state.
- */
-export async function modelState(ctx: JobContext): Promise<ClipModel> {
-  const key = stateKey(ctx);
-  if (held?.key === key) return held.model;
-  releaseModelState();
+/** A model state as the run keeps it: the merged model and its inference engines. */
+interface HeldState {
+  model: ClipModel;
+  /** By `engine/device` asked for: built on first use, freed with the state. */
+  encoders: Map<string, Promise<ClipEncoder>>;
+}
+
+async function loadState(ctx: JobContext): Promise<HeldState> {
   const descriptor = await modelDescriptor(ctx);
   const { model } = await loadClipModel(descriptor.weights);
   try {
@@ -196,25 +202,76 @@ export async function modelState(ctx: JobContext): Promise<ClipModel> {
     disposeModel(model);
     throw error;
   }
-  held = { key, model };
-  return model;
+  return { model, encoders: new Map() };
 }
 
-/** Frees the model state kept between jobs (tests call it to check tensor counts). */
-export function releaseModelState(): void {
-  if (held !== null) disposeModel(held.model);
-  held = null;
-}
-
-const tokenizers = new Map<string, Promise<ClipTokenizer>>();
-
-/** The descriptor's tokenizer, loaded once per folder and content. */
-export function tokenizerFor(descriptor: ModelDescriptor): Promise<ClipTokenizer> {
-  const key = `${descriptor.tokenizer}@${descriptor.tokenizerDigest ?? "artifact"}`;
-  let found = tokenizers.get(key);
-  if (found === undefined) {
-    found = loadTokenizer(descriptor.tokenizer);
-    tokenizers.set(key, found);
+async function closeState(state: HeldState): Promise<void> {
+  for (const opening of state.encoders.values()) {
+    await opening.then((encoder) => encoder.dispose(), () => {});
   }
-  return found;
+  disposeModel(state.model);
+}
+
+/**
+ * The job's model state, kept by the run for every job that uses it (the head and evaluate jobs
+ * of a state and the next task's training run one after the other; loading ViT-B/16 takes
+ * seconds). A state is fully named by the digests of the base and its deltas. One state is kept
+ * at a time (a slot): the next one replaces it.
+ */
+function heldState(ctx: JobContext): Promise<HeldState> {
+  return ctx.resources.use(`model-state ${stateKey(ctx)}`, () => loadState(ctx), {
+    close: closeState,
+    slot: "model-state",
+  });
+}
+
+/**
+ * The model after the job's deltas are merged into the base weights. The run owns it: do not
+ * dispose or modify it; it stays valid until the job ends.
+ */
+export async function modelState(ctx: JobContext): Promise<ClipModel> {
+  return (await heldState(ctx)).model;
+}
+
+/** The inference setting of the run (`ctx.machine.inference`), checked. */
+export function inferenceSetting(ctx: JobContext): InferenceSetting {
+  const asked = ctx.machine.inference ?? DEFAULT_INFERENCE;
+  const { engine, device } = asked;
+  if (!isOneOf(ENGINE_NAMES, engine) || !isOneOf(DEVICE_NAMES, device)) {
+    throw new UserError(
+      `Inference engine ${engine} on device ${device}: expected an engine of ` +
+        `${ENGINE_NAMES.join(", ")} and a device of ${DEVICE_NAMES.join(", ")}`,
+      { exitCode: 2 },
+    );
+  }
+  return { engine, device };
+}
+
+function isOneOf<T extends string>(choices: readonly T[], value: string): value is T {
+  return (choices as readonly string[]).includes(value);
+}
+
+/**
+ * The inference engine of the job's model state on the run's engine and device (ONNX Runtime:
+ * the state's graphs and sessions, built once per state and shared by its head and evaluate
+ * jobs; never stored in the cache). The run owns it: do not dispose it.
+ */
+export async function stateEncoder(ctx: JobContext): Promise<ClipEncoder> {
+  const state = await heldState(ctx);
+  const setting = inferenceSetting(ctx);
+  const name = `${setting.engine}/${setting.device}`;
+  let opening = state.encoders.get(name);
+  if (opening === undefined) {
+    opening = openEncoder(state.model, setting);
+    state.encoders.set(name, opening);
+    // One that failed to open is not kept: the next job tries again (and fails the same way).
+    opening.catch(() => state.encoders.delete(name));
+  }
+  return await opening;
+}
+
+/** The descriptor's tokenizer, loaded once per run and folder content. */
+export function tokenizerFor(ctx: JobContext, descriptor: ModelDescriptor): Promise<ClipTokenizer> {
+  const key = `tokenizer ${descriptor.tokenizer}@${descriptor.tokenizerDigest ?? "artifact"}`;
+  return ctx.resources.use(key, () => loadTokenizer(descriptor.tokenizer), { close() {} });
 }

@@ -1,12 +1,16 @@
 /**
  * Stage `evaluate` (per model state and dataset): top-1 accuracy of the state's plain CLIP (merged
- * weights: no router, no task id) on the prepared test split, with the state's zero-shot head.
- * Writes `accuracy.json` (top-1 in percent, counts, per-class counts).
+ * weights: no router, no task id) on the prepared test split, with the state's zero-shot head,
+ * on the run's inference engine (the state's encoder, shared with its head jobs). The split is
+ * streamed from its artifact batch by batch, never held whole. Writes `accuracy.json` (top-1 in
+ * percent, counts, per-class counts) and records how fast it ran (`EvaluateRunStats`, outside the
+ * key).
  */
+import { describeEncoder } from "../clip/encoder.ts";
 import { npyToFloat32, readNpy } from "../io/npy.ts";
 import { evaluate } from "../mtil/evaluate.ts";
-import { readPrepared } from "../mtil/prepare.ts";
-import { defineStage, deltaInputs, input, modelState, writeJson } from "./common.ts";
+import { PreparedSplitReader } from "../mtil/prepare.ts";
+import { defineStage, deltaInputs, input, stateEncoder, writeJson } from "./common.ts";
 
 export interface EvaluateArgs {
   model: string;
@@ -38,21 +42,29 @@ export const evaluateStage = defineStage<EvaluateArgs, { batchSize: number }>({
       ...deltaInputs(args.deltas),
     },
   }),
+  infers: true,
   async run(ctx, params) {
-    const model = await modelState(ctx);
-    const prepared = await readPrepared(`${input(ctx, "prepared").dir}/images`);
+    const encoder = await stateEncoder(ctx);
+    ctx.log(`engine: ${describeEncoder(encoder)}`);
     const headPath = `${input(ctx, "head").dir}/head.npy`;
     const head = npyToFloat32(await readNpy(headPath), headPath);
-    const accuracy = await evaluate(model, {
-      images: prepared.images,
-      labels: prepared.labels,
-      head,
-      batchSize: params.batchSize,
-      onProgress: (done: number, total: number) => ctx.progress(done, total, "images"),
-      signal: ctx.signal,
-    });
+    const split = await PreparedSplitReader.open(`${input(ctx, "prepared").dir}/images`);
+    let accuracy;
+    try {
+      accuracy = await evaluate(encoder, {
+        images: split,
+        labels: split.labels,
+        head,
+        batchSize: params.batchSize,
+        onProgress: (done: number, total: number) => ctx.progress(done, total, "images"),
+        signal: ctx.signal,
+      });
+    } finally {
+      split.close();
+    }
+    if (accuracy.stats !== null) ctx.recordStats(accuracy.stats);
     const record: AccuracyRecord = {
-      dataset: prepared.dataset,
+      dataset: split.dataset,
       top1: accuracy.top1,
       correct: accuracy.correct,
       total: accuracy.total,
@@ -60,8 +72,10 @@ export const evaluateStage = defineStage<EvaluateArgs, { batchSize: number }>({
       perClassTotal: Array.from(accuracy.perClassTotal),
     };
     await writeJson(ctx.outDir, "accuracy.json", record);
+    const speed = accuracy.stats?.imagesPerSecond;
     ctx.log(
-      `${prepared.dataset}: ${accuracy.top1.toFixed(2)}% (${accuracy.correct}/${accuracy.total})`,
+      `${split.dataset}: ${accuracy.top1.toFixed(2)}% (${accuracy.correct}/${accuracy.total})` +
+        (speed == null ? "" : `, ${speed.toFixed(1)} images/s`),
     );
   },
 });

@@ -33,4 +33,3 @@ export const STAGE_RUNNERS: StageRegistry = Object.fromEntries(
 );
 
 export type { DataSource, Stage, StageDefinition } from "./common.ts";
-export { releaseModelState } from "./common.ts";

@@ -102,7 +102,7 @@ export const trainStage = defineStage<TrainArgs, TrainParams>({
   sources: (params) => params.data === null ? {} : dataSources(params.data, params.task),
   async run(ctx, params) {
     const descriptor = await modelDescriptor(ctx);
-    const tokenizer = await tokenizerFor(descriptor);
+    const tokenizer = await tokenizerFor(ctx, descriptor);
     const model = await modelState(ctx);
     const { set, extra } = await readImageSet(`${input(ctx, "fewshot").dir}/images`);
     const history: TaskDelta[] = ctx.inputs.bank === undefined
@@ -155,7 +155,8 @@ export const trainStage = defineStage<TrainArgs, TrainParams>({
     } finally {
       pixels?.dispose();
     }
-    const { delta, losses, agoLosses } = result;
+    const { delta, losses, agoLosses, stats } = result;
+    if (stats !== null) ctx.recordStats(stats);
     await saveTaskDelta(`${ctx.outDir}/delta.safetensors`, delta);
     await writeJson(ctx.outDir, "losses.json", { loss: losses, ago: agoLosses });
     await writeJson(
@@ -167,6 +168,13 @@ export const trainStage = defineStage<TrainArgs, TrainParams>({
     const last = losses[losses.length - 1];
     if (first !== undefined && last !== undefined) {
       ctx.log(`${params.task}: loss ${first.toFixed(4)} -> ${last.toFixed(4)}`);
+    }
+    if (stats?.stepsPerSecond != null) {
+      ctx.log(
+        `${params.task}: ${stats.stepsPerSecond.toFixed(2)} steps/s after the first step ` +
+          `(${stats.firstStepSeconds.toFixed(2)} s), on ${stats.measuredOn.engine} ` +
+          `${stats.measuredOn.backend}`,
+      );
     }
   },
 });
