@@ -262,7 +262,9 @@ export async function stateEncoder(ctx: JobContext): Promise<ClipEncoder> {
   const name = `${setting.engine}/${setting.device}`;
   let opening = state.encoders.get(name);
   if (opening === undefined) {
-    opening = openEncoder(state.model, setting);
+    // Both towers now: a state's head jobs need the text one, its evaluate jobs the image one,
+    // and building a graph inside the first batch would count as its warm-up.
+    opening = openEncoder(state.model, { ...setting, prepare: ["vision", "text"] });
     state.encoders.set(name, opening);
     // One that failed to open is not kept: the next job tries again (and fails the same way).
     opening.catch(() => state.encoders.delete(name));
