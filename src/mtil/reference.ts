@@ -246,6 +246,22 @@ export function referenceGroup(file: ReferenceFile, name?: string): ReferenceGro
 }
 
 /** A row of a group by name; a missing name is a UserError listing the rows. */
+/**
+ * The group published for a run's setting (`shots`: 0 = full-shot) and task order, else the
+ * file's default group: a full-shot Order I run is compared with ZSCL's full-shot figures, the
+ * paper's setting with the paper's Table 1 slot.
+ */
+export function settingGroup(
+  file: ReferenceFile,
+  run: { shots: number; orderName: string },
+): ReferenceGroup {
+  const setting = run.shots === 0 ? "full-shot" : `${run.shots}-shot`;
+  const found = file.groups.find((group) =>
+    group.setting === setting && group.order === run.orderName
+  );
+  return found ?? referenceGroup(file);
+}
+
 export function referenceRow(group: ReferenceGroup, name: string): ReferenceRow {
   const row = group.rows.find((candidate) => candidate.name === name);
   if (row === undefined) {

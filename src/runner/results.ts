@@ -1,7 +1,7 @@
 /**
  * What a finished run leaves under `results/<pipeline>/`: one folder per run (the report, the
- * resolved spec, logs, timings), written beside its final place and renamed there, and for a
- * matrix sweep a summary of all its runs.
+ * efficiency table, the resolved spec, logs, timings), written beside its final place and renamed
+ * there, and for a matrix sweep a summary of all its runs.
  */
 import { basename, dirname, join } from "node:path";
 import { onAbruptExit } from "../cache/cleanup.ts";
@@ -9,15 +9,27 @@ import { HOST, processAlive } from "../cache/host.ts";
 import type { CacheStore } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { efficiencyTable, renderEfficiency, sweepEfficiencyMarkdown } from "../mtil/efficiency.ts";
+import type { TableFormat } from "../mtil/tables.ts";
 import { type RunGraph, runSlug } from "../plan/build.ts";
 import { toCanonical } from "../spec/mod.ts";
+import { type RunFigures, runFigures } from "./efficiency.ts";
 import type { JobResult } from "./types.ts";
 
 /** A run whose results folder was written. */
 export interface FinishedRun {
   graph: RunGraph;
   report: JobResult;
+  figures: RunFigures;
 }
+
+/** The efficiency table's files: one per `report.formats` entry, and the JSON always. */
+const EFFICIENCY_FILES: Record<string, [TableFormat, string]> = {
+  md: ["md", "efficiency.md"],
+  csv: ["csv", "efficiency.csv"],
+  latex: ["latex", "efficiency.tex"],
+  json: ["json", "efficiency.json"],
+};
 
 /**
  * Writes a run's results folder next to its final place and renames it there, so a reader never
@@ -33,6 +45,8 @@ export async function writeRunResults(
   if (report === undefined) return null;
   const own = new Set(run.graph.jobs.map((job) => job.id));
   const mine = run.results.filter((result) => own.has(result.id));
+  // From what the run's jobs recorded when they ran (cached ones: the run that made them).
+  const figures = await runFigures(run.store, { graph: run.graph, results: mine });
   const parent = dirname(folder);
   await Deno.mkdir(parent, { recursive: true });
   await removeLeftovers(parent);
@@ -44,6 +58,11 @@ export async function writeRunResults(
       if (entry.isFile) {
         await Deno.copyFile(join(report.dir, entry.name), join(temp, entry.name));
       }
+    }
+    const table = efficiencyTable([figures.efficiency], { reference: figures.reference });
+    for (const format of [...run.graph.pipeline.report.formats, "json"]) {
+      const [tableFormat, file] = EFFICIENCY_FILES[format]!;
+      await Deno.writeTextFile(join(temp, file), renderEfficiency(table, tableFormat));
     }
     await Deno.writeTextFile(
       join(temp, "resolved.json"),
@@ -87,7 +106,7 @@ export async function writeRunResults(
   } finally {
     unregister();
   }
-  return { graph: run.graph, report };
+  return { graph: run.graph, report, figures };
 }
 
 /**
@@ -160,7 +179,8 @@ function randomSuffix(): string {
 
 /**
  * One line per run of a matrix sweep (its matrix point, Transfer / Average / Last means): the
- * ablation table at a glance. Each run's folder has the per-dataset tables.
+ * ablation table at a glance, then the efficiency table with one row per run. Each run's folder
+ * has the per-dataset tables.
  */
 export async function writeSweepSummary(path: string, runs: FinishedRun[]): Promise<void> {
   const lines = [
@@ -184,6 +204,10 @@ export async function writeSweepSummary(path: string, runs: FinishedRun[]): Prom
     }
     lines.push(`| ${runSlug(graph)} | ${cells.join(" | ")} |`);
   }
-  const text = lines.join("\n") + "\n";
+  const efficiency = sweepEfficiencyMarkdown(
+    runs.map(({ graph, figures }) => ({ name: runSlug(graph), efficiency: figures.efficiency })),
+    { reference: runs[0]!.figures.reference },
+  );
+  const text = lines.join("\n") + "\n\n" + efficiency;
   await writeFileAtomic(path, new TextEncoder().encode(text));
 }

@@ -12,7 +12,7 @@ import type { AccuracyMatrix } from "../mtil/matrix.ts";
 import { writeRunFolder } from "../mtil/matrix.ts";
 import { computeMetrics, metricsToJson } from "../mtil/metrics.ts";
 import { accuracyMatrixSvg, expertActivationSvg, type TaskActivations } from "../mtil/plots.ts";
-import { loadReference, type ReferenceFile, referenceGroup } from "../mtil/reference.ts";
+import { loadReference, settingGroup } from "../mtil/reference.ts";
 import { renderTables, runTable, type TableFormat } from "../mtil/tables.ts";
 import type { Pipeline, PlotName, ReportFormat } from "../spec/types.ts";
 import { defineStage, input, readJson, writeJson } from "./common.ts";
@@ -130,7 +130,7 @@ async function writeReport(
 
     const reference = params.reference === null
       ? undefined
-      : matchingGroup(await loadReference(params.reference), params);
+      : settingGroup(await loadReference(params.reference), params);
     const table = runTable(
       params.zeroShotRow ? matrix : { ...matrix, zeroShot: null },
       {
@@ -202,17 +202,4 @@ function orderOf(params: ReportParams): "I" | "II" | string[] {
   const name = params.orderName;
   const tasks = params.tasks;
   return (name === "I" || name === "II") && tasks.length === 11 ? name : [...tasks];
-}
-
-/**
- * The reference group published for this run's setting (5-shot / full-shot) and order, else the
- * file's default group: a full-shot Order I run is compared with ZSCL's full-shot figures, the
- * paper's setting with the paper's Table 1 slot.
- */
-function matchingGroup(file: ReferenceFile, params: ReportParams) {
-  const setting = params.shots === 0 ? "full-shot" : `${params.shots}-shot`;
-  const found = file.groups.find((group) =>
-    group.setting === setting && group.order === params.orderName
-  );
-  return found ?? referenceGroup(file);
 }
