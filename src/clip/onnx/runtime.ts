@@ -140,6 +140,12 @@ export function sessionOptions(device: OrtDevice): Ort.InferenceSession.SessionO
     // ORT's default is the physical core count; use every core the process may run on.
     intraOpNumThreads: device === "cpu" ? navigator.hardwareConcurrency : 0,
     interOpNumThreads: 1,
+    // ORT's workers spin-wait after each op by default. Here they share the CPU with the main
+    // thread (reading and normalising the next batch, scoring, training between evaluations),
+    // and a run holds two sessions per model state: spinning workers took that CPU. Measured on
+    // the 2-core machine: the quickstart's heads and evaluations rerun on ONNX Runtime 2.5-2.8 s
+    // of CPU with spinning, 1.0-1.3 s without (TF.js: 1.6-1.9 s); ViT-B/16 images/s unchanged.
+    extra: { session: { intra_op: { allow_spinning: "0" } } },
   };
 }
 
