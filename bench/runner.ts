@@ -9,11 +9,19 @@
  * - syntheticGraph: a 12-task MTIL-shaped graph (100 jobs) of sized artifacts, cold and cached,
  *   with the default stamp verification and with full rehashing. Artifact sizes are the real
  *   pipeline's (CLIP ViT-B/16 fp32 weights, prepared splits, adapters, heads) times `--scale`.
+ * - quickstart: `pipelines/quickstart.yaml` as a user runs it, a whole `deno task run` process on
+ *   an empty cache (training, heads and evaluations on the engine `auto` picks), then fully
+ *   cached; the seconds its jobs took, by kind.
  * The previous recorded cached-pipeline figure is kept beside the new one.
  *
+ * `--cli PATH` times another checkout's `src/cli/main.ts` with the same pipelines (a before /
+ * after comparison in one session); `--baseline FILE` embeds such a run's figures, labelled
+ * `--baseline-label`, in the new file.
+ *
  *   deno run -A bench/runner.ts [--quick] [--scale 0.02] [--files 100000] [--out FILE]
+ *     [--cli PATH] [--baseline FILE --baseline-label TEXT]
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import type { Job, JobContext, StageRegistry } from "../src/cache/job.ts";
@@ -197,17 +205,29 @@ export interface CachedPipelineBench {
  * run` process (start-up, compile, plan, verify, results folder), timed over `repeats` runs after
  * one cold run fills a private cache.
  */
-export async function benchCachedPipeline(
-  options: { repeats: number; spec?: string },
-): Promise<CachedPipelineBench> {
+/** This checkout's CLI entry point (`--cli` times another one). */
+const OWN_CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+
+interface PipelineRuns {
+  /** `deno task run <spec> [args]` as a whole process on the private cache; throws on failure. */
+  runOnce(args?: string[]): Promise<{ seconds: number; text: string }>;
+  results: string;
+}
+
+/** Runs of `spec` as whole `deno task run` processes on a private cache, for `body`. */
+async function withPipelineRuns<T>(
+  options: { spec: string; cli?: string },
+  body: (runs: PipelineRuns) => Promise<T>,
+): Promise<T> {
   const cache = await Deno.makeTempDir({ prefix: "rankone-bench-pipeline-" });
   const results = await Deno.makeTempDir({ prefix: "rankone-bench-results-" });
-  const spec = options.spec ?? ELEVEN_TASKS;
-  const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
-  const runOnce = async (): Promise<{ seconds: number; text: string }> => {
+  const runOnce = async (args: string[] = []): Promise<{ seconds: number; text: string }> => {
     const t0 = performance.now();
+    const cli = options.cli ?? OWN_CLI;
     const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", main, "run", spec, "--results", results],
+      args: ["run", "-A", cli, "run", options.spec, "--results", results, ...args],
+      // In the CLI's checkout, so that its own deno.json and packages are the ones used.
+      cwd: join(dirname(cli), "..", ".."),
       env: { RANKONE_CACHE: cache, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",
@@ -218,19 +238,129 @@ export async function benchCachedPipeline(
     return { seconds, text };
   };
   try {
-    const cold = await runOnce();
-    const jobs = Number(/(\d+) jobs ran/.exec(cold.text)?.[1] ?? NaN);
-    const cachedSeconds: number[] = [];
-    for (let i = 0; i < options.repeats; i++) {
-      const { seconds, text } = await runOnce();
-      if (!/^0 jobs ran/m.test(text)) throw new Error(`a cached run executed jobs:\n${text}`);
-      cachedSeconds.push(seconds);
-    }
-    return { jobs, coldSeconds: cold.seconds, cachedSeconds, medianSeconds: median(cachedSeconds) };
+    return await body({ runOnce, results });
   } finally {
     await Deno.remove(cache, { recursive: true });
     await Deno.remove(results, { recursive: true });
   }
+}
+
+/** Cached runs after a cold one: each must run nothing. */
+async function cachedRuns(runs: PipelineRuns, repeats: number): Promise<number[]> {
+  const cachedSeconds: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const { seconds, text } = await runs.runOnce();
+    if (!/^0 jobs ran/m.test(text)) throw new Error(`a cached run executed jobs:\n${text}`);
+    cachedSeconds.push(seconds);
+  }
+  return cachedSeconds;
+}
+
+function jobsRan(text: string): number {
+  return Number(/(\d+) jobs ran/.exec(text)?.[1] ?? NaN);
+}
+
+export async function benchCachedPipeline(
+  options: { repeats: number; spec?: string; cli?: string },
+): Promise<CachedPipelineBench> {
+  return await withPipelineRuns(
+    { spec: options.spec ?? ELEVEN_TASKS, cli: options.cli },
+    async (runs) => {
+      const cold = await runs.runOnce();
+      const cachedSeconds = await cachedRuns(runs, options.repeats);
+      return {
+        jobs: jobsRan(cold.text),
+        coldSeconds: cold.seconds,
+        cachedSeconds,
+        medianSeconds: median(cachedSeconds),
+      };
+    },
+  );
+}
+
+const QUICKSTART = fileURLToPath(new URL("../pipelines/quickstart.yaml", import.meta.url));
+
+/** A rerun of the quickstart's heads and evaluations only (`--force head --force evaluate`). */
+export interface InferenceRerun {
+  /** `--engine` given, or "default" (none: the spec's `auto`, or TF.js before engines). */
+  engine: string;
+  /** Whole-process seconds of each rerun (start-up, plan, the 2 x states x datasets jobs). */
+  seconds: number[];
+  medianSeconds: number;
+  /** Seconds the head and evaluate jobs took, summed, in the median rerun. */
+  headSeconds: number;
+  evaluateSeconds: number;
+  /** The engine line the rerun printed (absent before runs printed one). */
+  inference: string | null;
+}
+
+export interface QuickstartBench extends CachedPipelineBench {
+  /** Seconds the cold run's jobs took, summed by kind (from its results' timings.json). */
+  jobSecondsByKind: Record<string, number>;
+  /** The inference engine line the cold run printed (absent before runs printed one). */
+  inference: string | null;
+  /** Heads and evaluations alone, per engine, reruns alternating between engines. */
+  inferenceReruns: InferenceRerun[];
+}
+
+/** Seconds of the run's jobs summed by kind, from the results folder its output names. */
+async function jobSecondsByKind(text: string): Promise<Record<string, number>> {
+  const seconds: Record<string, number> = {};
+  const folder = /^results: (.+)$/m.exec(text)?.[1];
+  if (folder === undefined) return seconds;
+  const timings = JSON.parse(await Deno.readTextFile(join(folder, "timings.json"))) as {
+    jobs: { kind: string; status: string; runSeconds: number }[];
+  };
+  for (const { kind, runSeconds } of timings.jobs) {
+    seconds[kind] = (seconds[kind] ?? 0) + runSeconds;
+  }
+  return seconds;
+}
+
+/**
+ * The quickstart as a user runs it: cold on an empty cache, then fully cached, then its heads
+ * and evaluations rerun on each of `engines` in turn (`--force head --force evaluate`).
+ */
+export async function benchQuickstart(
+  options: { repeats: number; cli?: string; engines: string[] },
+): Promise<QuickstartBench> {
+  return await withPipelineRuns({ spec: QUICKSTART, cli: options.cli }, async (runs) => {
+    const cold = await runs.runOnce();
+    const cachedSeconds = await cachedRuns(runs, options.repeats);
+    type Rerun = { seconds: number; text: string; byKind: Record<string, number> };
+    const reruns = new Map<string, Rerun[]>();
+    for (let i = 0; i < options.repeats; i++) {
+      for (const engine of options.engines) {
+        const flags = engine === "default" ? [] : ["--engine", engine];
+        const rerun = await runs.runOnce([...flags, "--force", "head", "--force", "evaluate"]);
+        // Read now: the next run replaces the results folder.
+        const byKind = await jobSecondsByKind(rerun.text);
+        reruns.set(engine, [...reruns.get(engine) ?? [], { ...rerun, byKind }]);
+      }
+    }
+    const inferenceReruns: InferenceRerun[] = [];
+    for (const [engine, done] of reruns) {
+      const sorted = [...done].sort((a, b) => a.seconds - b.seconds);
+      const middle = sorted[Math.floor(sorted.length / 2)]!;
+      inferenceReruns.push({
+        engine,
+        seconds: done.map((rerun) => rerun.seconds),
+        medianSeconds: middle.seconds,
+        headSeconds: middle.byKind.head ?? 0,
+        evaluateSeconds: middle.byKind.evaluate ?? 0,
+        inference: /^inference: (.+)$/m.exec(middle.text)?.[1] ?? null,
+      });
+    }
+    return {
+      jobs: jobsRan(cold.text),
+      coldSeconds: cold.seconds,
+      cachedSeconds,
+      medianSeconds: median(cachedSeconds),
+      jobSecondsByKind: await jobSecondsByKind(cold.text),
+      inference: /^inference: (.+)$/m.exec(cold.text)?.[1] ?? null,
+      inferenceReruns,
+    };
+  });
 }
 
 /**
@@ -239,7 +369,7 @@ export async function benchCachedPipeline(
  * state table.
  */
 export async function benchCachedFolderPipeline(
-  options: { repeats: number },
+  options: { repeats: number; cli?: string },
 ): Promise<CachedPipelineBench & { sourceFiles: number }> {
   const root = await Deno.makeTempDir({ prefix: "rankone-bench-folders-" });
   try {
@@ -263,7 +393,10 @@ export async function benchCachedFolderPipeline(
     );
     let sourceFiles = 0;
     for (const dir of [`${root}/weights`, `${root}/data`]) sourceFiles += countFiles(dir);
-    return { ...await benchCachedPipeline({ repeats: options.repeats, spec }), sourceFiles };
+    return {
+      ...await benchCachedPipeline({ repeats: options.repeats, spec, cli: options.cli }),
+      sourceFiles,
+    };
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -362,7 +495,27 @@ async function previousFigures(path: string): Promise<unknown> {
   }
 }
 
-/** `deno task bench runner [--quick] [--scale S] [--files N] [--out FILE]`. */
+/** The whole-process figures of a bench run's file, to compare with (`--baseline`). */
+function baselineFigures(old: Record<string, { medianSeconds?: number; coldSeconds?: number }>) {
+  return {
+    date: (old as { date?: string }).date ?? null,
+    loadAverage: (old as { loadAverage?: number[] }).loadAverage ?? null,
+    cachedPipelineMedianSeconds: old.cachedPipeline?.medianSeconds ?? null,
+    cachedPipelineColdSeconds: old.cachedPipeline?.coldSeconds ?? null,
+    cachedFolderPipelineMedianSeconds: old.cachedFolderPipeline?.medianSeconds ?? null,
+    quickstartColdSeconds: old.quickstart?.coldSeconds ?? null,
+    quickstartCachedMedianSeconds: old.quickstart?.medianSeconds ?? null,
+    quickstartJobSecondsByKind:
+      (old.quickstart as { jobSecondsByKind?: unknown } | undefined)?.jobSecondsByKind ?? null,
+    quickstartInferenceReruns:
+      (old.quickstart as { inferenceReruns?: unknown } | undefined)?.inferenceReruns ?? null,
+  };
+}
+
+/**
+ * `deno task bench runner [--quick] [--scale S] [--files N] [--out FILE] [--cli PATH]
+ * [--baseline FILE --baseline-label TEXT]`.
+ */
 export async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -372,6 +525,9 @@ export async function main(args: string[]): Promise<number> {
       files: { type: "string" },
       out: { type: "string" },
       quick: { type: "boolean", default: false },
+      cli: { type: "string" },
+      baseline: { type: "string" },
+      "baseline-label": { type: "string" },
     },
   });
   const scale = Number(values.scale ?? (values.quick ? "0.002" : "0.02"));
@@ -380,10 +536,18 @@ export async function main(args: string[]): Promise<number> {
   const recorded = fileURLToPath(new URL("../results/bench/runner.json", import.meta.url));
   // A quick smoke run never overwrites the recorded figures.
   const out = values.out ?? (values.quick ? null : recorded);
+  const cli = values.cli;
   const synthetic = await benchRunner({ scale });
-  const pipeline = await benchCachedPipeline({ repeats });
-  const folders = await benchCachedFolderPipeline({ repeats });
+  const pipeline = await benchCachedPipeline({ repeats, cli });
+  const folders = await benchCachedFolderPipeline({ repeats, cli });
+  // Another checkout's CLI may predate --engine: it reruns with its default only.
+  const engines = cli === undefined ? ["default", "tfjs"] : ["default"];
+  const quickstart = await benchQuickstart({ repeats: values.quick ? 1 : 3, cli, engines });
   const hashing = await benchFirstSightHashing({ files });
+  const baseline = values.baseline === undefined ? null : {
+    label: values["baseline-label"] ?? values.baseline,
+    ...baselineFigures(JSON.parse(await Deno.readTextFile(values.baseline))),
+  };
   const text = JSON.stringify(
     {
       bench: "runner",
@@ -393,11 +557,15 @@ export async function main(args: string[]): Promise<number> {
       loadAverage: Deno.loadavg(),
       quick: values.quick,
       targetSeconds: 2,
+      // Another checkout's CLI timed instead of this one's (a baseline run), else null.
+      cli: cli ?? null,
       cachedPipeline: pipeline,
       cachedFolderPipeline: folders,
+      quickstart,
       firstSightHashing: hashing,
       syntheticGraph: synthetic,
       previous: await previousFigures(recorded),
+      baseline,
     },
     null,
     2,
