@@ -13,6 +13,7 @@ import {
   TINY,
   withSandbox,
 } from "./cli_sandbox.ts";
+import { cudaProviderMissing } from "../src/clip/onnx/runtime.ts";
 
 /** The result files that carry numbers. */
 async function resultFiles(box: Sandbox): Promise<Record<string, string>> {
@@ -141,6 +142,26 @@ Deno.test("usage errors exit 2: --until or --force naming no job", async () => {
       const result = await cli(box, ["run", TINY, flag, "nosuchstage"]);
       assert.equal(result.code, 2, result.stderr);
       assert.equal(result.stderr, `error: ${flag} nosuchstage: no job has this id or kind\n`);
+    }
+  });
+});
+
+Deno.test("an inference engine or device that cannot be used exits 2 before any job runs; an unknown one is a usage error", async () => {
+  await withSandbox(async (box) => {
+    const unknown = await cli(box, ["run", TINY, "--engine", "tensorrt"]);
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.match(unknown.stderr, /^--engine tensorrt: expected one of auto, onnx, tfjs\nusage:/);
+    // A device belongs to ONNX Runtime: TF.js with one is refused on every machine. CUDA is
+    // refused where its provider libraries are missing (the usual CPU machine).
+    const refused = [["--engine", "tfjs", "--device", "cpu"]];
+    if (cudaProviderMissing() !== null) refused.push(["--engine", "onnx", "--device", "cuda"]);
+    for (const flags of refused) {
+      const result = await cli(box, ["run", TINY, ...flags]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /^error: Inference engine \S+ on device \S+ cannot run here: /);
+      // Stopped before the first job: nothing was computed, nothing printed as run.
+      assert.deepEqual([...Deno.readDirSync(`${box.cache}/artifacts`)], []);
+      assert.doesNotMatch(result.stdout, /\[1\/\d+\]/);
     }
   });
 });

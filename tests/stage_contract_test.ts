@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import * as tf from "@tensorflow/tfjs";
 import { readRecord } from "../src/cache/record.ts";
 import { CacheStore } from "../src/cache/store.ts";
 import { useBackend } from "../src/clip/backend.ts";
@@ -35,10 +36,13 @@ Deno.test("every stage kind: jobs are plain data and run() reads only what the k
     const synthetic = await buildRunGraph(compileSpec(TINY, { cwd: REPO }).runs[0]!);
     const dataJob = synthetic.jobs.find((job) => job.kind === "data")!;
     const dataPlan = await planJobs([dataJob], { store, stages: STAGE_RUNNERS });
+    const tensorsBefore = tf.memory().numTensors;
     const results = [
       ...(await runJobs(plan)).results,
       ...(await runJobs(dataPlan)).results,
     ];
+    // The run freed what its jobs kept (model states, encoders): nobody else has to.
+    assert.equal(tf.memory().numTensors, tensorsBefore);
 
     const kinds = Object.keys(STAGES).sort();
     // One job per kind, inputs before their users (the record run needs upstream artifacts).
