@@ -21,6 +21,7 @@ import { writeJobRecord } from "../cache/record.ts";
 import type { Artifact, CacheStore, PendingArtifact, Verification } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
 import { isEnvironmentError, isOutOfSpace, JobFailed, RunInterrupted } from "./errors.ts";
+import type { ResourcePool } from "./resources.ts";
 
 /** An input artifact with the key it is stored under. */
 export type ResolvedInput = InputArtifact & { key: string; job: string };
@@ -52,6 +53,19 @@ export function machineSettings(
   options: { backend?: string; inference?: { engine: string; device: string } },
 ): MachineSettings {
   return { backend: options.backend ?? null, inference: options.inference ?? null };
+}
+
+/** `computeJob` with a lease on the run's `pool` for as long as the job runs. */
+export async function computeLeased(
+  request: Omit<ComputeRequest, "resources">,
+  pool: ResourcePool,
+): Promise<Computed> {
+  const lease = pool.lease();
+  try {
+    return await computeJob({ ...request, resources: lease });
+  } finally {
+    await lease.release();
+  }
 }
 
 export interface Computed {

@@ -9,7 +9,7 @@ import type { Job, SourceInput, StageRegistry } from "../cache/job.ts";
 import { readRecord, recordMaterial } from "../cache/record.ts";
 import type { CacheStore, Verification } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
-import { computeJob, machineSettings, type ResolvedInput } from "./execute.ts";
+import { computeLeased, machineSettings, type ResolvedInput } from "./execute.ts";
 import { ResourcePool } from "./resources.ts";
 import type { JobResult } from "./types.ts";
 
@@ -90,10 +90,9 @@ export async function runRecordedJob(
     ),
   };
   const pool = options.resources ?? new ResourcePool();
-  const lease = pool.lease();
   let outcome;
   try {
-    outcome = await computeJob({
+    outcome = await computeLeased({
       store,
       stage,
       job,
@@ -105,12 +104,10 @@ export async function runRecordedJob(
       verify,
       signal: options.signal,
       machine: machineSettings(options),
-      resources: lease,
       progress: options.progress ?? (() => {}),
       log: options.log ?? (() => {}),
-    });
+    }, pool);
   } finally {
-    await lease.release();
     if (options.resources === undefined) await pool.dispose();
   }
   const { artifact, computed } = outcome;
