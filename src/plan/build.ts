@@ -13,6 +13,7 @@
  * cache location) stay out of the keys.
  */
 import type { Job } from "../cache/job.ts";
+import { matrixPointName } from "../spec/point.ts";
 import type { Pipeline } from "../spec/types.ts";
 import { datasetInfo } from "../mtil/benchmark.ts";
 import { methodConfigFromSettings } from "../method/config.ts";
@@ -200,6 +201,6 @@ export async function buildRunGraph(
 
 /** A run's folder name under results/<pipeline>/: its matrix point, or `default`. */
 export function runSlug(graph: RunGraph): string {
-  const point = graph.pipeline.runName.slice(graph.pipeline.name.length + 1);
+  const point = matrixPointName(graph.pipeline.matrixPoint);
   return point === "" ? "default" : point.replace(/[^A-Za-z0-9._=,+-]+/g, "_");
 }

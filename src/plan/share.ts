@@ -4,19 +4,21 @@
 import { canonicalJson } from "../cache/canonical_json.ts";
 import { sha256Hex } from "../cache/digest.ts";
 import type { Job } from "../cache/job.ts";
+import { matrixPointName } from "../spec/point.ts";
 import type { RunGraph } from "./build.ts";
 
 /**
  * Merges the jobs of matrix runs that would compute the same thing (same kind, version, params
  * and, recursively, the same inputs): a sweep over methods loads the model, prepares the data and
  * evaluates zero-shot CLIP once. A job every run shares takes its plain id (`prepare/DTD`); one
- * only some runs share keeps the id of the first run that has it. Updates each graph's reportId.
+ * only some runs share keeps the id of the first run that has it. The graphs given are left as
+ * they are: `graphs` are copies whose job ids and reportId are the shared ones.
  */
-export function shareJobs(graphs: RunGraph[]): Job[] {
+export function shareJobs(graphs: readonly RunGraph[]): { jobs: Job[]; graphs: RunGraph[] } {
   const structural = new Map<string, string>(); // job id -> structural key
   const entries = new Map<string, { job: Job; baseId: string; runs: Set<number> }>();
   graphs.forEach((graph, run) => {
-    const prefix = graph.pipeline.runName.slice(graph.pipeline.name.length + 1);
+    const prefix = matrixPointName(graph.pipeline.matrixPoint);
     for (const job of graph.jobs) {
       const inputs = Object.fromEntries(
         Object.entries(job.inputs).map(([name, id]) => [name, structural.get(id) ?? id]),
@@ -50,10 +52,13 @@ export function shareJobs(graphs: RunGraph[]): Job[] {
     );
     jobs.push({ ...job, id: finalId(key), inputs });
   }
-  for (const graph of graphs) {
+  const shared = graphs.map((graph) => {
     const rename = new Map(graph.jobs.map((job) => [job.id, finalId(structural.get(job.id)!)]));
-    graph.jobs = graph.jobs.map((job) => ({ ...job, id: rename.get(job.id)! }));
-    graph.reportId = rename.get(graph.reportId)!;
-  }
-  return jobs;
+    return {
+      ...graph,
+      jobs: graph.jobs.map((job) => ({ ...job, id: rename.get(job.id)! })),
+      reportId: rename.get(graph.reportId)!,
+    };
+  });
+  return { jobs, graphs: shared };
 }

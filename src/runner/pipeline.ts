@@ -10,7 +10,7 @@ import type { Job } from "../cache/job.ts";
 import { UserError } from "../errors.ts";
 import { buildRunGraph, type RunGraph } from "../plan/build.ts";
 import { shareJobs } from "../plan/share.ts";
-import { compileSpec } from "../spec/mod.ts";
+import { compileSpec, matrixPointName } from "../spec/mod.ts";
 import { STAGE_RUNNERS } from "../stages/mod.ts";
 import { isForced, planJobs } from "./plan.ts";
 import type { Plan } from "./types.ts";
@@ -47,12 +47,12 @@ export async function compilePipeline(flags: PipelineRequest): Promise<CompiledP
   }
   const compiled = compileSpec(flags.file, { set: flags.set, vars: flags.vars, cwd: Deno.cwd() });
   const matrix = compiled.runs.length > 1;
-  const graphs: RunGraph[] = [];
+  const built: RunGraph[] = [];
   for (const pipeline of compiled.runs) {
-    const prefix = matrix ? pipeline.runName.slice(pipeline.name.length + 1) : undefined;
-    graphs.push(await buildRunGraph(pipeline, { prefix }));
+    const prefix = matrix ? matrixPointName(pipeline.matrixPoint) : undefined;
+    built.push(await buildRunGraph(pipeline, { prefix }));
   }
-  const jobs = shareJobs(graphs);
+  const { jobs, graphs } = shareJobs(built);
   for (const pattern of flags.force) {
     if (!jobs.some((job) => isForced(job, [pattern]))) {
       throw new UserError(`--force ${pattern}: no job has this id or kind`, { exitCode: 2 });

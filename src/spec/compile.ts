@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { type Origin, SourceText, SpecError } from "./error.ts";
 import { interpolate } from "./interpolate.ts";
 import { loadSpecTree, loadYamlFile } from "./load.ts";
+import { matrixPointName } from "./point.ts";
 import {
   getPath,
   isUnset,
@@ -109,12 +110,6 @@ function cartesian(axes: MatrixAxis[]): SpecNode[][] {
 }
 
 /** A matrix value in a run name: scalars as written, lists as `[a,b]`, maps as JSON. */
-function renderValue(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(renderValue).join(",")}]`;
-  if (value !== null && typeof value === "object") return JSON.stringify(value);
-  return String(value);
-}
-
 function variablesOf(tree: MapNode, cliVariables: Assignment[]): Map<string, SpecNode> {
   const values = new Map<string, SpecNode>();
   const varsNode = tree.entries.get("vars")?.value;
@@ -189,9 +184,7 @@ export function compileSpec(path: string, options: CompileOptions = {}): Compile
       const value = getPath(resolved, axis.path);
       matrixPoint[joinPath(axis.path)] = value === undefined ? null : toPlain(value);
     }
-    const pointName = Object.entries(matrixPoint)
-      .map(([key, value]) => `${key}=${renderValue(value)}`)
-      .join(",");
+    const pointName = matrixPointName(matrixPoint);
     return {
       ...pipeline,
       runName: pointName === "" ? pipeline.name : `${pipeline.name}/${pointName}`,
