@@ -10,7 +10,7 @@ import { loadArchPreset } from "../clip/presets.ts";
 import { randomClipModel } from "../clip/synthetic.ts";
 import { evaluate, type Evaluation, scoreFeatures } from "./evaluate.ts";
 import { normalizeRows } from "./heads.ts";
-import { PreparedSplitReader, writePrepared } from "./prepare.ts";
+import { PreparedSplitReader, writePrepared } from "./image_set.ts";
 
 /** The accuracy of an evaluation, without the record of how it ran. */
 function withoutStats(evaluation: Evaluation): Omit<Evaluation, "stats"> {

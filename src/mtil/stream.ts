@@ -12,6 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../errors.ts";
+import { forEachConcurrent } from "../io/concurrent.ts";
 import { normalizeUint8, randomResizedCrop } from "../io/image.ts";
 import { SeededRng } from "../io/rng.ts";
 import { type DatasetSplit, readDatasetSplit } from "./datasets/registry.ts";
@@ -20,7 +21,7 @@ import {
   epochSeed,
   FEW_SHOT_CROP_SCALE,
   loadSample,
-} from "./prepare.ts";
+} from "./decode.ts";
 
 export interface StreamOptions {
   /**
@@ -172,28 +173,15 @@ export class StreamedSplitImages {
     const plane = size * size * 3;
     const seeds = this.#seedsOf(epoch);
     const out = new Float32Array(indices.length * plane); // [count, 3, size, size]
-    let next = 0;
-    let failed = false;
-    const worker = async () => {
-      while (!failed && next < indices.length) {
-        this.#signal?.throwIfAborted();
-        const slot = next++;
-        const position = indices[slot]!;
-        const sample = this.#split.samples[this.#sampleIndices[position]!]!;
-        try {
-          const image = await loadSample(this.#split, sample);
-          // Same generator as augmentSamples' p-th fork: new SeededRng(parent.nextUint32()).
-          const rng = new SeededRng(seeds[position]!);
-          const crop = randomResizedCrop(image, size, { scale: this.#scale, rng });
-          out.set(normalizeUint8(crop.data, size), slot * plane); // [3, size, size] at slot
-        } catch (error) {
-          failed = true; // the other workers stop after their current image
-          throw error;
-        }
-      }
-    };
-    const workers = Math.min(this.#concurrency, Math.max(1, indices.length));
-    await Promise.all(Array.from({ length: workers }, worker));
+    await forEachConcurrent(indices.length, async (slot) => {
+      const position = indices[slot]!;
+      const sample = this.#split.samples[this.#sampleIndices[position]!]!;
+      const image = await loadSample(this.#split, sample);
+      // Same generator as augmentSamples' p-th fork: new SeededRng(parent.nextUint32()).
+      const rng = new SeededRng(seeds[position]!);
+      const crop = randomResizedCrop(image, size, { scale: this.#scale, rng });
+      out.set(normalizeUint8(crop.data, size), slot * plane); // [3, size, size] at slot
+    }, { concurrency: this.#concurrency, signal: this.#signal });
     return out;
   }
 }

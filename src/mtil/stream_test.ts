@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../errors.ts";
 import { normalizeUint8 } from "../io/image.ts";
 import { type DatasetSplit, readDatasetSplit } from "./datasets/registry.ts";
-import { augmentSamples, epochSeed } from "./prepare.ts";
+import { augmentSamples, epochSeed } from "./decode.ts";
 import { openStreamedImages, StreamedSplitImages } from "./stream.ts";
 import { writeSyntheticMtil } from "./synthetic.ts";
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { writeSyntheticMtil } from "./synthetic.ts";
-import { loadSampleRgb, MTIL_DATASETS, readDatasetSplit } from "./datasets/registry.ts";
+import { MTIL_DATASETS, readDatasetSplit } from "./datasets/registry.ts";
+import { loadSample } from "./decode.ts";
 import { UserError } from "../errors.ts";
 
 const EXPECTED_CLASS_NAMES: Record<string, string[]> = {
@@ -101,7 +102,7 @@ Deno.test("synthetic classes are distinguishable: nearest class-mean colour labe
         split: Awaited<ReturnType<typeof readDatasetSplit>>,
         index: number,
       ) => {
-        const image = await loadSampleRgb(split, split.samples[index]!);
+        const image = await loadSample(split, split.samples[index]!);
         const sums = [0, 0, 0];
         for (let p = 0; p < image.data.length; p++) sums[p % 3]! += image.data[p]!;
         return sums.map((s) => s / (image.width * image.height));

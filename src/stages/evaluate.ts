@@ -9,7 +9,7 @@
 import { describeEncoder } from "../clip/encoder.ts";
 import { npyToFloat32, readNpy } from "../io/npy.ts";
 import { evaluate } from "../mtil/evaluate.ts";
-import { PreparedSplitReader } from "../mtil/prepare.ts";
+import { PreparedSplitReader } from "../mtil/image_set.ts";
 import { defineStage, deltaInputs, input, stateEncoder, writeJson } from "./common.ts";
 
 export interface EvaluateArgs {

@@ -6,7 +6,7 @@
  * whole train split (sample indices, labels, class names) without images: the train stage streams
  * it from the data root and crops every epoch anew (src/mtil/stream.ts).
  */
-import { buildFewShotSet, writeFewShotSet } from "../mtil/prepare.ts";
+import { buildFewShotSet, writeFewShotSet } from "../mtil/fewshot_set.ts";
 import {
   dataInputs,
   type DataParams,

@@ -7,7 +7,7 @@
 import { describeEncoder } from "../clip/encoder.ts";
 import { writeNpy } from "../io/npy.ts";
 import { zeroShotHead } from "../mtil/heads.ts";
-import { PreparedSplitReader } from "../mtil/prepare.ts";
+import { PreparedSplitReader } from "../mtil/image_set.ts";
 import {
   defineStage,
   deltaInputs,

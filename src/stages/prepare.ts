@@ -4,7 +4,8 @@
  * the evaluation after every task never decodes an image again. Reads the dataset's folder under
  * the data root (its source) or the synthetic `data` artifact.
  */
-import { prepareSplit, writePrepared } from "../mtil/prepare.ts";
+import { writePrepared } from "../mtil/image_set.ts";
+import { prepareSplit } from "../mtil/prepare.ts";
 import {
   dataInputs,
   type DataParams,

@@ -17,7 +17,7 @@ import type { MethodConfig } from "../method/config.ts";
 import { loadTaskDelta, saveTaskDelta } from "../method/delta_io.ts";
 import type { TaskDelta } from "../method/delta.ts";
 import { type TrainingImages, trainTask } from "../method/train.ts";
-import { readImageSet } from "../mtil/prepare.ts";
+import { readImageSet } from "../mtil/image_set.ts";
 import { openStreamedImages } from "../mtil/stream.ts";
 import {
   dataInputs,

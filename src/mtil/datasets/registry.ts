@@ -8,7 +8,6 @@ import { AIRCRAFT } from "./aircraft.ts";
 import { CALTECH101 } from "./caltech101.ts";
 import { CIFAR100 } from "./cifar100.ts";
 import type { DatasetSplit, FileSample, MtilDatasetLayout, Sample, Split } from "./common.ts";
-import { decodeImage, rgbFromPixels, type RgbImage } from "../../io/image.ts";
 import { DTD } from "./dtd.ts";
 import { EUROSAT } from "./eurosat.ts";
 import { FLOWERS102 } from "./flowers102.ts";
@@ -106,33 +105,6 @@ export async function checkImageFile(split: DatasetSplit, sample: FileSample): P
     const hex = [...head].map((b) => b.toString(16).padStart(2, "0")).join(" ") || "nothing";
     throw new UserError(
       `${split.dataset}: corrupt image ${path} (not a JPEG or PNG: starts with ${hex})`,
-    );
-  }
-}
-
-/**
- * Decodes a sample to RGB: files through sharp (a file that does not decode is a UserError
- * naming the dataset and path), array samples from their array (grey replicated to RGB).
- */
-export async function loadSampleRgb(split: DatasetSplit, sample: Sample): Promise<RgbImage> {
-  if (sample.kind === "array") {
-    const { height, width, channels, pixels } = sample.images;
-    const size = height * width * channels;
-    return rgbFromPixels(pixels.subarray(sample.index * size, (sample.index + 1) * size), {
-      width,
-      height,
-      channels,
-    });
-  }
-  try {
-    return await decodeImage(samplePath(split, sample));
-  } catch (error) {
-    if (!(error instanceof UserError)) throw error;
-    throw new UserError(
-      `${split.dataset}: corrupt image ${samplePath(split, sample)} (${error.message})`,
-      {
-        cause: error,
-      },
     );
   }
 }

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
+import { loadSample } from "../decode.ts";
 import { writeSyntheticMtil } from "../synthetic.ts";
-import {
-  checkImageFile,
-  type FileSample,
-  loadSampleRgb,
-  mtilDataset,
-  readDatasetSplit,
-} from "./registry.ts";
+import { checkImageFile, type FileSample, mtilDataset, readDatasetSplit } from "./registry.ts";
 import { CALTECH101_CATEGORIES } from "./caltech101.ts";
 import { pythonTitle } from "./oxford_pet.ts";
 import { UserError } from "../../errors.ts";
@@ -181,7 +176,7 @@ Deno.test("a corrupt image is a UserError naming the dataset and the file", () =
     const split = await readDatasetSplit(root, "DTD", "train");
     const sample = split.samples[0] as FileSample;
     await checkImageFile(split, sample);
-    assert.equal((await loadSampleRgb(split, sample)).width, 8);
+    assert.equal((await loadSample(split, sample)).width, 8);
     await Deno.writeTextFile(`${root}/${sample.path}`, "not an image");
     await assert.rejects(
       () => checkImageFile(split, sample),
@@ -190,10 +185,10 @@ Deno.test("a corrupt image is a UserError naming the dataset and the file", () =
       ),
     );
     await assert.rejects(
-      () => loadSampleRgb(split, sample),
+      () => loadSample(split, sample),
       (error: unknown) =>
         error instanceof UserError &&
-        error.message.startsWith(`DTD: corrupt image ${root}/${sample.path} (`),
+        error.message.startsWith(`DTD (train split): Cannot decode image ${root}/${sample.path}`),
     );
     await Deno.remove(`${root}/${sample.path}`);
     await assert.rejects(
@@ -225,12 +220,12 @@ Deno.test("array-backed samples have pseudo-paths and decode to RGB (MNIST grey 
       "MNIST/raw/t10k-images-idx3-ubyte#0",
       "MNIST/raw/t10k-images-idx3-ubyte#1",
     ]);
-    const digit = await loadSampleRgb(mnist, mnist.samples[1]!);
+    const digit = await loadSample(mnist, mnist.samples[1]!);
     assert.deepEqual([digit.width, digit.height], [28, 28]);
     assert.equal(digit.data[30], digit.data[31]);
     const cifar = await readDatasetSplit(root, "CIFAR100", "train");
     assert.equal(cifar.samples[5]!.path, "cifar-100-python/train#5");
-    const image = await loadSampleRgb(cifar, cifar.samples[5]!);
+    const image = await loadSample(cifar, cifar.samples[5]!);
     assert.deepEqual([image.width, image.height, image.data.length], [32, 32, 3072]);
   }));
 
