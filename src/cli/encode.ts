@@ -25,7 +25,7 @@ import {
   openEncoder,
 } from "../clip/encoder.ts";
 import { type ClipModel, disposeModel } from "../clip/model.ts";
-import { loadTokenizer } from "../clip/tokenizer.ts";
+import { loadTokenizer } from "../clip/tokenizer_files.ts";
 import { loadClipModel } from "../clip/weights.ts";
 import { UserError } from "../errors.ts";
 import { decodeImage, preprocessImage } from "../io/image.ts";

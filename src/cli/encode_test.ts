@@ -4,7 +4,7 @@ import { needsShared, sharedPath } from "../../tests/shared.ts";
 import { relativeError } from "../../tests/tolerance.ts";
 import { loadArchPreset } from "../clip/presets.ts";
 import { writeSyntheticClip } from "../clip/synthetic.ts";
-import { loadTokenizer } from "../clip/tokenizer.ts";
+import { loadTokenizer } from "../clip/tokenizer_files.ts";
 import { decodeImage, preprocessImage } from "../io/image.ts";
 import { npyToFloat32, readNpy, writeNpy } from "../io/npy.ts";
 import { main as cliMain } from "./main.ts";

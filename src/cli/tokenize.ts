@@ -4,7 +4,7 @@
  * `tokenizer.json`, `vocab.json` + `merges.txt`, or OpenAI's `bpe_simple_vocab_16e6.txt.gz`.
  */
 import { parseArgs } from "node:util";
-import { loadTokenizer } from "../clip/tokenizer.ts";
+import { loadTokenizer } from "../clip/tokenizer_files.ts";
 import { UserError } from "../errors.ts";
 import { writeNpy } from "../io/npy.ts";
 

@@ -25,7 +25,8 @@ import {
 } from "../clip/encoder.ts";
 import { loadClipModel } from "../clip/weights.ts";
 import { type ClipModel, disposeModel } from "../clip/model.ts";
-import { type ClipTokenizer, loadTokenizer } from "../clip/tokenizer.ts";
+import type { ClipTokenizer } from "../clip/tokenizer.ts";
+import { loadTokenizer } from "../clip/tokenizer_files.ts";
 import { applyTaskDelta, type TaskDelta } from "../method/delta.ts";
 import { loadTaskDelta } from "../method/delta_io.ts";
 import { denseSetterFor } from "../method/slots.ts";

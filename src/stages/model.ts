@@ -13,7 +13,8 @@
 import type { SourceSpec } from "../cache/job.ts";
 import { loadArchPreset } from "../clip/presets.ts";
 import { writeSyntheticClip } from "../clip/synthetic.ts";
-import { learnMerges, loadTokenizer, writeByteLevelTokenizer } from "../clip/tokenizer.ts";
+import { learnMerges, writeByteLevelTokenizer } from "../clip/bpe_train.ts";
+import { loadTokenizer } from "../clip/tokenizer_files.ts";
 import { sha256Hex } from "../cache/digest.ts";
 import { datasetInfo, MTIL_DATASETS } from "../mtil/benchmark.ts";
 import { inspectWeights } from "../clip/weights.ts";
