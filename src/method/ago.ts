@@ -48,10 +48,14 @@ export const absWithSignGradient: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
   },
 ) as (x: tf.Tensor) => tf.Tensor;
 
-/** The bank as constant tensors [d_out, n] per module. Dispose with `disposeAgoTensors`. */
+/**
+ * The bank as constant tensors [d_out, n] per module with a past (n > 0; a module without one has
+ * no term). Dispose with `disposeAgoTensors`.
+ */
 export function agoTensors(bank: ReadonlyMap<string, AgoBankEntry>): Map<string, tf.Tensor2D> {
   const tensors = new Map<string, tf.Tensor2D>();
   for (const [name, { dOut, rows, count }] of bank) {
+    if (count === 0) continue;
     tensors.set(name, tf.tidy(() => tf.transpose(tf.tensor2d(rows, [count, dOut])) as tf.Tensor2D));
   }
   return tensors;

@@ -199,26 +199,32 @@ export function applyTaskDelta(
   }
 }
 
-/** Per module, the B columns of every earlier task kept for AGO: rows [n, d_out]. */
+/** Per module, the B columns of every earlier task kept for AGO: rows [count, d_out]. */
 export interface AgoBankEntry {
+  dIn: number;
   dOut: number;
   rows: Float32Array;
+  /** Columns in the bank; 0 where no task kept any (AGO then has no term for the module). */
   count: number;
 }
 
-/** The AGO bank after `deltas` (tasks in order): their `agoRows` concatenated per module. */
+/**
+ * The AGO bank after `deltas` (tasks in order): per module, in the order modules first appear,
+ * the tasks' `agoRows` concatenated. The one join of the bank: the `orthogonalize` stage extends
+ * the stored bank with it (`agoBank([bank, task])`, stored by `agoBankDelta`), training reads it
+ * from the deltas it is given.
+ */
 export function agoBank(deltas: readonly TaskDelta[]): Map<string, AgoBankEntry> {
-  const parts = new Map<string, { dOut: number; rows: Float32Array[] }>();
+  const parts = new Map<string, { dIn: number; dOut: number; rows: Float32Array[] }>();
   for (const delta of deltas) {
     for (const module of delta.modules) {
-      if (module.agoRows.length === 0) continue;
-      const entry = parts.get(module.name) ?? { dOut: module.dOut, rows: [] };
+      const entry = parts.get(module.name) ?? { dIn: module.dIn, dOut: module.dOut, rows: [] };
       entry.rows.push(module.agoRows);
       parts.set(module.name, entry);
     }
   }
   const bank = new Map<string, AgoBankEntry>();
-  for (const [name, { dOut, rows }] of parts) {
+  for (const [name, { dIn, dOut, rows }] of parts) {
     const total = rows.reduce((sum, part) => sum + part.length, 0);
     const joined = new Float32Array(total);
     let offset = 0;
@@ -226,7 +232,29 @@ export function agoBank(deltas: readonly TaskDelta[]): Map<string, AgoBankEntry>
       joined.set(part, offset);
       offset += part.length;
     }
-    bank.set(name, { dOut, rows: joined, count: total / dOut });
+    bank.set(name, { dIn, dOut, rows: joined, count: total / dOut });
   }
   return bank;
+}
+
+/**
+ * The bank as a `TaskDelta` whose modules hold only `agoRows` (no experts, counts or router), so
+ * it is stored and read like any task's delta (delta_io.ts) and a later `agoBank` joins it again.
+ */
+export function agoBankDelta(
+  bank: ReadonlyMap<string, AgoBankEntry>,
+  about: Pick<TaskDelta, "task" | "method" | "rank" | "scale">,
+): TaskDelta {
+  const modules = Array.from(bank, ([name, entry]): ModuleDelta => ({
+    name,
+    dIn: entry.dIn,
+    dOut: entry.dOut,
+    experts: [],
+    down: new Float32Array(0),
+    up: new Float32Array(0),
+    counts: new Float64Array(0),
+    agoRows: entry.rows,
+    router: null,
+  }));
+  return { ...about, modules, dense: [] };
 }
