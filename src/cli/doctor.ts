@@ -9,7 +9,8 @@
  */
 import { parseArgs } from "node:util";
 import { type BackendStatus, backendStatuses } from "../clip/backend.ts";
-import { chooseEngine, DEFAULT_INFERENCE, type EngineChoice } from "../clip/encoder.ts";
+import { chooseEngine, type EngineChoice } from "../clip/encoder.ts";
+import { DEFAULT_INFERENCE } from "../clip/settings.ts";
 import { ORT_DEVICES, type OrtReport, ortReport } from "../clip/onnx/runtime.ts";
 import * as tf from "@tensorflow/tfjs";
 

@@ -14,16 +14,16 @@
  * the engine is TF.js (and to load the weights).
  */
 import { parseArgs } from "node:util";
-import { BACKEND_NAMES, isBackendName, useBackend } from "../clip/backend.ts";
+import { useBackend } from "../clip/backend.ts";
+import { type ClipEncoder, describeEncoder, openEncoder } from "../clip/encoder.ts";
 import {
-  type ClipEncoder,
-  describeEncoder,
+  BACKEND_NAMES,
   DEVICE_NAMES,
   type DeviceName,
   ENGINE_NAMES,
   type EngineName,
-  openEncoder,
-} from "../clip/encoder.ts";
+  isBackendName,
+} from "../clip/settings.ts";
 import { type ClipModel, disposeModel } from "../clip/model.ts";
 import { loadTokenizer } from "../clip/tokenizer_files.ts";
 import { loadClipModel } from "../clip/weights.ts";

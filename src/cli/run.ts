@@ -12,13 +12,15 @@
  */
 import { join, resolve } from "node:path";
 import { CacheStore } from "../cache/store.ts";
-import { type BackendName, isBackendName, useBackend } from "../clip/backend.ts";
+import { useBackend } from "../clip/backend.ts";
+import { describeEngineChoice } from "../clip/encoder.ts";
 import {
-  describeEngineChoice,
+  type BackendName,
   DEVICE_NAMES,
   ENGINE_NAMES,
   type InferenceSetting,
-} from "../clip/encoder.ts";
+  isBackendName,
+} from "../clip/settings.ts";
 import { type RunGraph, runSlug } from "../plan/build.ts";
 import { RunInterrupted } from "../runner/errors.ts";
 import { resolveRunInference } from "../runner/inference.ts";

@@ -14,16 +14,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.ts";
+import { BACKEND_NAMES, type BackendName } from "./settings.ts";
 
-export const BACKEND_NAMES = [
-  "auto",
-  "cpu",
-  "wasm",
-  "webgpu",
-  "tensorflow",
-  "tensorflow-gpu",
-] as const;
-export type BackendName = typeof BACKEND_NAMES[number];
 export type ConcreteBackend = Exclude<BackendName, "auto">;
 
 /** The npm package (pinned to the tfjs version in deno.json) behind each optional backend. */
@@ -34,10 +26,6 @@ const NODE_PACKAGES = {
 const TFJS_VERSION = tf.version.tfjs;
 
 const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-export function isBackendName(name: string): name is BackendName {
-  return (BACKEND_NAMES as readonly string[]).includes(name);
-}
 
 let gradientInstalled = false;
 

@@ -38,24 +38,7 @@ import {
   probeDevice,
   type Unavailable,
 } from "./onnx/runtime.ts";
-
-export const ENGINE_NAMES = ["auto", "onnx", "tfjs"] as const;
-export type EngineName = typeof ENGINE_NAMES[number];
-export const DEVICE_NAMES = [
-  "auto",
-  "cpu",
-  "webgpu",
-  "cuda",
-] as const satisfies readonly ("auto" | OrtDevice)[];
-export type DeviceName = typeof DEVICE_NAMES[number];
-
-/** The `inference:` setting of a pipeline, `--engine` / `--device` on the command line. */
-export interface InferenceSetting {
-  engine: EngineName;
-  device: DeviceName;
-}
-
-export const DEFAULT_INFERENCE: InferenceSetting = { engine: "auto", device: "auto" };
+import { DEFAULT_INFERENCE, type InferenceSetting } from "./settings.ts";
 
 export interface ClipEncoder {
   readonly arch: ClipArch;

@@ -6,13 +6,8 @@ import { relativeError } from "../../tests/tolerance.ts";
 import { UserError } from "../errors.ts";
 import { npyToFloat32, npyToInt32, readNpy } from "../io/npy.ts";
 import { useBackend } from "./backend.ts";
-import {
-  chooseEngine,
-  type ClipEncoder,
-  type InferenceSetting,
-  openEncoder,
-  type OrtAvailability,
-} from "./encoder.ts";
+import { chooseEngine, type ClipEncoder, openEncoder, type OrtAvailability } from "./encoder.ts";
+import type { InferenceSetting } from "./settings.ts";
 import { disposeModel } from "./model.ts";
 import { loadArchPreset } from "./presets.ts";
 import { randomClipModel } from "./synthetic.ts";

@@ -9,7 +9,8 @@
  * A process executing jobs of another (a cluster worker) is given the setting as asked, not as
  * resolved here: `auto` is resolved on the machine that runs the job.
  */
-import { type EngineChoice, type InferenceSetting, resolveEngine } from "../clip/encoder.ts";
+import { type EngineChoice, resolveEngine } from "../clip/encoder.ts";
+import type { InferenceSetting } from "../clip/settings.ts";
 import type { StageRegistry } from "../cache/job.ts";
 import { selectUntil } from "./run.ts";
 import type { Plan } from "./types.ts";

@@ -6,8 +6,12 @@
  * docs/pipelines.md is the reference for what each field means and why its default is what it is.
  */
 import { LINEAR_TARGETS } from "../clip/arch.ts";
-import { BACKEND_NAMES } from "../clip/backend.ts";
-import { DEVICE_NAMES, ENGINE_NAMES, type InferenceSetting } from "../clip/encoder.ts";
+import {
+  BACKEND_NAMES,
+  DEVICE_NAMES,
+  ENGINE_NAMES,
+  type InferenceSetting,
+} from "../clip/settings.ts";
 import { METHOD_PRESETS } from "../method/config.ts";
 import { MTIL_DATASETS } from "../mtil/benchmark.ts";
 

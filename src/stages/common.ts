@@ -15,14 +15,13 @@
  */
 import type { InputArtifact, Job, JobContext, SourceSpec, StageRunner } from "../cache/job.ts";
 import type { JsonValue } from "../cache/canonical_json.ts";
+import { type ClipEncoder, openEncoder } from "../clip/encoder.ts";
 import {
-  type ClipEncoder,
   DEFAULT_INFERENCE,
   DEVICE_NAMES,
   ENGINE_NAMES,
   type InferenceSetting,
-  openEncoder,
-} from "../clip/encoder.ts";
+} from "../clip/settings.ts";
 import { loadClipModel } from "../clip/weights.ts";
 import { type ClipModel, disposeModel } from "../clip/model.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
