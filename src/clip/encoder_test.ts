@@ -11,7 +11,8 @@ import type { InferenceSetting } from "./settings.ts";
 import { disposeModel } from "./model.ts";
 import { loadArchPreset } from "./presets.ts";
 import { randomClipModel } from "./synthetic.ts";
-import { loadClipModel, WEIGHT_LAYOUTS } from "./weights.ts";
+import { loadClipModel } from "./weights.ts";
+import { WEIGHT_LAYOUTS } from "./weights_header.ts";
 
 const FIXTURE = "fixtures/clip-tiny";
 const TINY = loadArchPreset("clip-tiny");

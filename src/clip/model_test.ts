@@ -19,7 +19,8 @@ import {
 } from "./model.ts";
 import { loadArchPreset } from "./presets.ts";
 import { randomClipModel } from "./synthetic.ts";
-import { loadClipModel, WEIGHT_LAYOUTS } from "./weights.ts";
+import { loadClipModel } from "./weights.ts";
+import { WEIGHT_LAYOUTS } from "./weights_header.ts";
 
 const FIXTURE = "fixtures/clip-tiny";
 

@@ -13,7 +13,8 @@ import { SeededRng } from "../io/rng.ts";
 import { type Float32Tensor, writeSafetensors } from "../io/safetensors.ts";
 import type { ClipArch } from "./arch.ts";
 import { buildModel, type ClipModel, parameterShapes } from "./model.ts";
-import { layoutTensors, type WeightLayout } from "./weights.ts";
+import { layoutTensors } from "./weights.ts";
+import type { WeightLayout } from "./weights_header.ts";
 
 /** ln(1 / 0.07): CLIP's initial logit scale (HF `logit_scale_init_value` 2.6592). */
 const INITIAL_LOGIT_SCALE = Math.log(1 / 0.07);

@@ -6,7 +6,8 @@ import { useBackend } from "./backend.ts";
 import { disposeModel, encodeImage, encodeText } from "./model.ts";
 import { loadArchPreset } from "./presets.ts";
 import { writeSyntheticClip } from "./synthetic.ts";
-import { inspectWeights, loadClipModel, WEIGHT_LAYOUTS } from "./weights.ts";
+import { loadClipModel } from "./weights.ts";
+import { inspectWeights, WEIGHT_LAYOUTS } from "./weights_header.ts";
 
 const TINY = loadArchPreset("clip-tiny");
 

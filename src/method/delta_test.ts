@@ -7,7 +7,8 @@ import { type ClipEncoder, openEncoder } from "../clip/encoder.ts";
 import { disposeModel } from "../clip/model.ts";
 import { loadArchPreset } from "../clip/presets.ts";
 import { writeSyntheticClip } from "../clip/synthetic.ts";
-import { loadClipModel, WEIGHT_LAYOUTS } from "../clip/weights.ts";
+import { loadClipModel } from "../clip/weights.ts";
+import { WEIGHT_LAYOUTS } from "../clip/weights_header.ts";
 import { SeededRng } from "../io/rng.ts";
 import { applyTaskDelta, type ModuleDelta, type TaskDelta } from "./delta.ts";
 

@@ -18,7 +18,7 @@ import type { Pipeline } from "../spec/types.ts";
 import { datasetInfo } from "../mtil/benchmark.ts";
 import { methodConfigFromSettings } from "../method/config.ts";
 import { loadArchPreset } from "../clip/presets.ts";
-import { inspectWeights } from "../clip/weights.ts";
+import { inspectWeights } from "../clip/weights_header.ts";
 import { STAGES } from "../stages/mod.ts";
 import type { DataSource } from "../stages/common.ts";
 

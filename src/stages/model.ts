@@ -17,7 +17,7 @@ import { learnMerges, writeByteLevelTokenizer } from "../clip/bpe_train.ts";
 import { loadTokenizer } from "../clip/tokenizer_files.ts";
 import { sha256Hex } from "../cache/digest.ts";
 import { datasetInfo, MTIL_DATASETS } from "../mtil/benchmark.ts";
-import { inspectWeights } from "../clip/weights.ts";
+import { inspectWeights } from "../clip/weights_header.ts";
 import { UserError } from "../errors.ts";
 import type { ModelSpec, SyntheticModelPreset } from "../spec/types.ts";
 import { defineStage, type ModelDescriptor, writeJson } from "./common.ts";
