@@ -14,7 +14,7 @@ import { agoBank, extractTaskDelta, type TaskDelta } from "../src/method/delta.t
 import { loadTaskDelta, saveTaskDelta } from "../src/method/delta_io.ts";
 import { createAdapterPool, disposeAdapterPool } from "../src/method/pool.ts";
 import { ResourcePool } from "../src/runner/resources.ts";
-import { orthogonalizeStage } from "../src/stages/orthogonalize.ts";
+import { STAGE_RUNNERS } from "../src/stages/mod.ts";
 import { MICRO_ARCH } from "./micro_clip.ts";
 import { withTempDir } from "./temp_dir.ts";
 import { assignTidy } from "./tiny_pool.ts";
@@ -51,7 +51,7 @@ function artifact(dir: string): InputArtifact {
 async function orthogonalize(out: string, inputs: { train: string; previous?: string }) {
   await Deno.mkdir(out);
   const resources = new ResourcePool().lease();
-  await orthogonalizeStage.runner.run({
+  await STAGE_RUNNERS.orthogonalize.run({
     id: `orthogonalize/${out}`,
     inputs: {
       train: artifact(inputs.train),

@@ -8,7 +8,7 @@
 import { fileURLToPath } from "node:url";
 import { writeSyntheticMtil } from "../src/mtil/synthetic.ts";
 import { ResourcePool } from "../src/runner/resources.ts";
-import { STAGES } from "../src/stages/mod.ts";
+import { STAGE_RUNNERS, STAGES } from "../src/stages/mod.ts";
 
 const TINY = fileURLToPath(new URL("./fixtures/pipelines/tiny.yaml", import.meta.url));
 const REFERENCE = fileURLToPath(
@@ -26,7 +26,7 @@ export interface FolderSetup {
 export async function writeWeightsFolder(dir: string, seed: number): Promise<void> {
   const out = await Deno.makeTempDir({ prefix: "rankone-weights-" });
   try {
-    await STAGES.model.runner.run(
+    await STAGE_RUNNERS.model.run(
       {
         id: "model",
         inputs: {},

@@ -58,7 +58,7 @@ export interface SourceInput {
  * `inference:` / `--engine` / `--device`). They decide how a job computes, never what: they are
  * in no key and reach a stage only through its context, so a stage must give the same artifact
  * (to float tolerance) whatever they are. Kept as plain strings here; the stages that read them
- * check them (src/stages/common.ts).
+ * check them (src/stages/run/context.ts).
  */
 export interface MachineSettings {
   /** The TF.js backend of the process ("wasm", "webgpu", ...), or null when none was set. */

@@ -192,7 +192,15 @@ export async function buildRunGraph(
   }
 
   const reportId = add(STAGES.report.job(id("report"), {
-    pipeline,
+    runName: pipeline.runName,
+    method: method.name,
+    orderName: benchmark.orderName,
+    tasks,
+    shots: benchmark.shots,
+    zeroShotRow: evaluate.zeroShotRow,
+    formats: pipeline.report.formats,
+    plots: pipeline.report.plots,
+    reference: pipeline.report.reference,
     evaluations,
     trains: trainIds,
   }));

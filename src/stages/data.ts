@@ -2,9 +2,8 @@
  * Stage `data` (offline benchmark only): writes tiny synthetic copies of the MTIL datasets in
  * their real on-disk layouts (annotation files included), so the quickstart exercises the same
  * readers a real data root goes through. Images are class-distinguishable, so training shows.
+ * Its run: run/data.ts.
  */
-import { writeSyntheticMtil } from "../mtil/synthetic.ts";
-import type { MtilDataset } from "../mtil/benchmark.ts";
 import { defineStage } from "./common.ts";
 
 export interface DataArgs {
@@ -23,17 +22,5 @@ export const dataStage = defineStage<DataArgs, SyntheticDataParams>({
   version: 1,
   declare(args) {
     return { params: { ...args, datasets: [...args.datasets].sort() }, inputs: {} };
-  },
-  async run(ctx, params) {
-    ctx.log(
-      `writing ${params.datasets.length} synthetic datasets (${params.classes} classes each)`,
-    );
-    await writeSyntheticMtil(`${ctx.outDir}/mtil`, {
-      seed: params.seed,
-      classesPerDataset: params.classes,
-      imagesPerClass: params.imagesPerClass,
-      size: params.size,
-      datasets: params.datasets as MtilDataset[],
-    });
   },
 });

@@ -5,13 +5,12 @@
  * uint8. Training then reuses exactly these pixels every epoch. `shots = 0` (full-shot) lists the
  * whole train split (sample indices, labels, class names) without images: the train stage streams
  * it from the data root and crops every epoch anew (src/mtil/stream.ts).
+ * Its run: run/fewshot.ts.
  */
-import { buildFewShotSet, writeFewShotSet } from "../mtil/fewshot_set.ts";
 import {
   dataInputs,
   type DataParams,
   dataParams,
-  dataRoot,
   type DataSource,
   dataSources,
   defineStage,
@@ -57,20 +56,4 @@ export const fewshotStage = defineStage<FewShotArgs, FewShotParams>({
     };
   },
   sources: (params) => dataSources(params.data, params.dataset),
-  async run(ctx, params) {
-    const set = await buildFewShotSet(dataRoot(ctx, params.data), {
-      dataset: params.dataset,
-      shots: params.shots,
-      seed: params.seed,
-      size: params.size,
-      onProgress: (done, total) => ctx.progress(done, total, "images"),
-      signal: ctx.signal,
-    });
-    await writeFewShotSet(`${ctx.outDir}/images`, set);
-    ctx.log(
-      `${params.dataset}: ${set.labels.length} images (${params.shots || "all"} per class, ` +
-        `${set.classNames.length} classes)` +
-        (set.images === null ? ", listed only: training streams them from the data root" : ""),
-    );
-  },
 });

@@ -9,18 +9,13 @@
  * `model.json` records that digest, so the artifact's digest, and with it every downstream key,
  * changes when the weights do. Hashing 600 MB happens once; later plans only stat the files
  * (the cache's state table).
+ * Its run: run/model.ts.
  */
 import type { SourceSpec } from "../cache/job.ts";
-import { loadArchPreset } from "../clip/presets.ts";
-import { writeSyntheticClip } from "../clip/synthetic.ts";
-import { learnMerges, writeByteLevelTokenizer } from "../clip/bpe_train.ts";
-import { loadTokenizer } from "../clip/tokenizer_files.ts";
 import { sha256Hex } from "../cache/digest.ts";
 import { datasetInfo, MTIL_DATASETS } from "../mtil/benchmark.ts";
-import { inspectWeights } from "../clip/weights_header.ts";
-import { UserError } from "../errors.ts";
 import type { ModelSpec, SyntheticModelPreset } from "../spec/types.ts";
-import { defineStage, type ModelDescriptor, writeJson } from "./common.ts";
+import { defineStage } from "./common.ts";
 
 /** Most merges the generated tokenizer learns (vocabulary = 514 byte symbols + merges). */
 const SYNTHETIC_MERGES = 4000;
@@ -29,7 +24,7 @@ const SYNTHETIC_MERGES = 4000;
  * The texts the generated tokenizer learns its merges from: every MTIL prompt template and every
  * class name the benchmark fixes, so prompts take a few tokens and fit a tiny context.
  */
-function syntheticTokenizerCorpus(): string[] {
+export function syntheticTokenizerCorpus(): string[] {
   return MTIL_DATASETS.flatMap((name) => {
     const info = datasetInfo(name);
     return [...info.templates, ...(info.classnames ?? [])];
@@ -75,58 +70,5 @@ export const modelStage = defineStage<{ model: ModelSpec }, ModelParams>({
       sources.tokenizer = { path: params.tokenizer, depth: "top" };
     }
     return sources;
-  },
-  async run(ctx, params) {
-    const tokenizerDigest = ctx.sources.tokenizer?.digest ?? ctx.sources.weights?.digest ?? null;
-    if (params.source === "synthetic") {
-      ctx.log(`generating a random ${params.preset} CLIP (seed ${params.seed})`);
-      const tokenizer = params.tokenizer === null
-        ? await writeByteLevelTokenizer(`${ctx.outDir}/tokenizer`, {
-          merges: learnMerges(syntheticTokenizerCorpus(), { maxMerges: params.merges }),
-        })
-        : await loadTokenizer(params.tokenizer);
-      const arch = await writeSyntheticClip(
-        `${ctx.outDir}/weights`,
-        loadArchPreset(params.preset),
-        {
-          layout: "hf",
-          seed: params.seed,
-          vocabSize: tokenizer.vocabSize,
-        },
-      );
-      await writeJson(ctx.outDir, "arch.json", arch);
-      const descriptor: ModelDescriptor = {
-        weights: "weights",
-        tokenizer: params.tokenizer ?? "tokenizer",
-        weightsDigest: null,
-        tokenizerDigest,
-        imageSize: arch.vision.imageSize,
-        contextLength: arch.text.contextLength,
-      };
-      await writeJson(ctx.outDir, "model.json", descriptor);
-      return;
-    }
-    const info = await inspectWeights(params.weights);
-    const tokenizer = await loadTokenizer(params.tokenizer);
-    if (tokenizer.vocabSize > info.arch.text.vocabSize) {
-      throw new UserError(
-        `Cannot use tokenizer ${params.tokenizer} with ${info.file}: it has ${tokenizer.vocabSize} ids, the model's token embedding ${info.arch.text.vocabSize}`,
-      );
-    }
-    const weightsDigest = ctx.sources.weights?.digest ?? null;
-    ctx.log(
-      `${info.file}: ${info.layout} layout, vision width ${info.arch.vision.width}, ` +
-        `content ${weightsDigest?.slice(0, 12)}`,
-    );
-    await writeJson(ctx.outDir, "arch.json", info.arch);
-    const descriptor: ModelDescriptor = {
-      weights: params.weights,
-      tokenizer: params.tokenizer,
-      weightsDigest,
-      tokenizerDigest,
-      imageSize: info.arch.vision.imageSize,
-      contextLength: info.arch.text.contextLength,
-    };
-    await writeJson(ctx.outDir, "model.json", descriptor);
   },
 });

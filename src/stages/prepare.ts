@@ -3,14 +3,12 @@
  * (resize shortest side + centre crop to the model's image size, bicubic) into a uint8 tensor, so
  * the evaluation after every task never decodes an image again. Reads the dataset's folder under
  * the data root (its source) or the synthetic `data` artifact.
+ * Its run: run/prepare.ts.
  */
-import { writePrepared } from "../mtil/image_set.ts";
-import { prepareSplit } from "../mtil/prepare.ts";
 import {
   dataInputs,
   type DataParams,
   dataParams,
-  dataRoot,
   type DataSource,
   dataSources,
   defineStage,
@@ -49,18 +47,4 @@ export const prepareStage = defineStage<PrepareArgs, PrepareParams>({
     };
   },
   sources: (params) => dataSources(params.data, params.dataset),
-  async run(ctx, params) {
-    const prepared = await prepareSplit(dataRoot(ctx, params.data), {
-      dataset: params.dataset,
-      split: params.split,
-      size: params.size,
-      limit: params.limit ?? undefined,
-      onProgress: (done, total) => ctx.progress(done, total, "images"),
-      signal: ctx.signal,
-    });
-    ctx.log(
-      `${params.dataset} ${params.split}: ${prepared.labels.length} images at ${params.size}px`,
-    );
-    await writePrepared(`${ctx.outDir}/images`, prepared);
-  },
 });

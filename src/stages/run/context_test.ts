@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import type { InputArtifact, JobContext, JobResources } from "../cache/job.ts";
-import type { Manifest } from "../cache/manifest.ts";
-import { useBackend } from "../clip/backend.ts";
-import { ResourcePool } from "../runner/resources.ts";
-import { withTempDir } from "../../tests/temp_dir.ts";
+import type { InputArtifact, JobContext, JobResources } from "../../cache/job.ts";
+import type { Manifest } from "../../cache/manifest.ts";
+import { useBackend } from "../../clip/backend.ts";
+import { ResourcePool } from "../../runner/resources.ts";
+import { withTempDir } from "../../../tests/temp_dir.ts";
 import {
   inferenceSetting,
   modelDescriptor,
   modelState,
   stateEncoder,
   tokenizerFor,
-} from "./common.ts";
-import { modelStage } from "./model.ts";
+} from "./context.ts";
+import { STAGE_RUNNERS, STAGES } from "../mod.ts";
 
 /** A job's context whose only input is `model` (the artifact in `dir`, named by `digest`). */
 function context(
@@ -37,12 +37,12 @@ function context(
 
 /** The generated tiny CLIP's `model` artifact in `dir`. */
 async function writeTinyModel(dir: string): Promise<void> {
-  const job = modelStage.job("model", {
+  const job = STAGES.model.job("model", {
     model: { source: "synthetic", preset: "clip-tiny", seed: 0, tokenizer: null },
   });
   const pool = new ResourcePool();
   const ctx = { ...context(pool.lease(), { dir, digest: "" }), inputs: {}, outDir: dir };
-  await modelStage.runner.run(ctx, job.params);
+  await STAGE_RUNNERS.model.run(ctx, job.params);
 }
 
 Deno.test("the head and evaluate jobs of a state share one model and one encoder; the next state frees them, the run's end frees the rest", async () => {
