@@ -12,7 +12,12 @@
  * - quickstart: `pipelines/quickstart.yaml` as a user runs it, a whole `deno task run` process on
  *   an empty cache (training, heads and evaluations on the engine `auto` picks), then fully
  *   cached; the seconds its jobs took, by kind.
- * The previous recorded cached-pipeline figure is kept beside the new one.
+ * - planCommand: `deno task plan` on the 11-task pipeline as a whole process (start-up, compile,
+ *   build the jobs, plan them against an empty cache), and what it loads (local modules, npm
+ *   packages, and of those the tensor, image and plotting libraries). With `--against PATH` another
+ *   checkout's `src/cli/main.ts` is timed too, the two taking turns so that both see the same load.
+ * The previous recorded cached-pipeline figure is kept beside the new one. `--only` runs some of
+ * the cases and keeps the others' recorded figures.
  *
  * `--cli PATH` times another checkout's `src/cli/main.ts` with the same pipelines (a before /
  * after comparison in one session); `--baseline FILE` embeds such a run's figures, labelled
@@ -20,6 +25,7 @@
  *
  *   deno run -A bench/runner.ts [--quick] [--scale 0.02] [--files 100000] [--out FILE]
  *     [--cli PATH] [--baseline FILE --baseline-label TEXT]
+ *     [--only synthetic,pipeline,folders,quickstart,hashing,plan] [--against PATH --against-label TEXT]
  */
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -30,6 +36,7 @@ import { StateTable } from "../src/cache/state.ts";
 import { CacheStore } from "../src/cache/store.ts";
 import { writeSyntheticMtil } from "../src/mtil/synthetic.ts";
 import { writeWeightsFolder } from "../tests/folder_fixture.ts";
+import { isRunOnlyPackage, loadedGraph } from "../tests/module_graph.ts";
 import { planJobs } from "../src/runner/plan.ts";
 import { runJobs } from "../src/runner/run.ts";
 
@@ -214,6 +221,30 @@ interface PipelineRuns {
   results: string;
 }
 
+/**
+ * `cli` (a checkout's src/cli/main.ts) with `args` as a whole process on the cache `cache`: its
+ * wall seconds and output; throws on failure.
+ */
+async function timeCommand(
+  cli: string,
+  args: string[],
+  options: { cache: string },
+): Promise<{ seconds: number; text: string }> {
+  const t0 = performance.now();
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", cli, ...args],
+    // In the CLI's checkout, so that its own deno.json and packages are the ones used.
+    cwd: join(dirname(cli), "..", ".."),
+    env: { RANKONE_CACHE: options.cache, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const seconds = (performance.now() - t0) / 1000;
+  const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+  if (!output.success) throw new Error(`bench ${args[0]} failed:\n${text}`);
+  return { seconds, text };
+}
+
 /** Runs of `spec` as whole `deno task run` processes on a private cache, for `body`. */
 async function withPipelineRuns<T>(
   options: { spec: string; cli?: string },
@@ -221,22 +252,10 @@ async function withPipelineRuns<T>(
 ): Promise<T> {
   const cache = await Deno.makeTempDir({ prefix: "rankone-bench-pipeline-" });
   const results = await Deno.makeTempDir({ prefix: "rankone-bench-results-" });
-  const runOnce = async (args: string[] = []): Promise<{ seconds: number; text: string }> => {
-    const t0 = performance.now();
-    const cli = options.cli ?? OWN_CLI;
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", cli, "run", options.spec, "--results", results, ...args],
-      // In the CLI's checkout, so that its own deno.json and packages are the ones used.
-      cwd: join(dirname(cli), "..", ".."),
-      env: { RANKONE_CACHE: cache, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const seconds = (performance.now() - t0) / 1000;
-    const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-    if (!output.success) throw new Error(`bench pipeline failed:\n${text}`);
-    return { seconds, text };
-  };
+  const runOnce = (args: string[] = []) =>
+    timeCommand(options.cli ?? OWN_CLI, ["run", options.spec, "--results", results, ...args], {
+      cache,
+    });
   try {
     return await body({ runOnce, results });
   } finally {
@@ -476,6 +495,95 @@ export async function benchFirstSightHashing(options: { files: number }): Promis
   }
 }
 
+/** One checkout's `deno task plan` runs. */
+export interface PlanCommandRuns {
+  label: string;
+  /** The checkout's CLI entry point. */
+  cli: string;
+  /** Wall seconds of each whole process. */
+  seconds: number[];
+  medianSeconds: number;
+  /** What the plan command loads (cli/main.ts, cli/plan.ts and their static imports). */
+  localModules: number;
+  npmPackages: number;
+  /**
+   * The packages only running a job needs (tensor, image, plotting libraries) that the project's
+   * modules import, and how many such packages load with them.
+   */
+  runOnlyPackages: string[];
+  runOnlyPackagesWithDependencies: number;
+}
+
+export interface PlanCommandBench {
+  spec: string;
+  jobs: number;
+  /** Each checkout's runs; the checkouts take turns. */
+  checkouts: PlanCommandRuns[];
+  date: string;
+  /** The machine is shared: its load (1, 5, 15 minutes) before the first run and after the last. */
+  loadAverageBefore: number[];
+  loadAverageAfter: number[];
+}
+
+/**
+ * `deno task plan` on the 11-task pipeline as a whole process, for each of `checkouts` in turn,
+ * `repeats` times after one untimed run each, on a private cache (the generated model and data:
+ * no source to hash, nothing cached).
+ */
+export async function benchPlanCommand(
+  options: { repeats: number; checkouts: { label: string; cli: string }[] },
+): Promise<PlanCommandBench> {
+  const cache = await Deno.makeTempDir({ prefix: "rankone-bench-plan-" });
+  const loadAverageBefore = Deno.loadavg();
+  const planOnce = async (cli: string) => {
+    const { seconds, text } = await timeCommand(cli, ["plan", ELEVEN_TASKS], { cache });
+    return { seconds, jobs: Number(/^(\d+) jobs/m.exec(text)?.[1] ?? NaN) };
+  };
+  try {
+    // One untimed run each first: Deno's compile cache and the checkout's node_modules filled.
+    for (const checkout of options.checkouts) await planOnce(checkout.cli);
+    const seconds = options.checkouts.map((): number[] => []);
+    let jobs = 0;
+    for (let i = 0; i < options.repeats; i++) {
+      for (const [c, checkout] of options.checkouts.entries()) {
+        const once = await planOnce(checkout.cli);
+        seconds[c]!.push(once.seconds);
+        jobs = once.jobs;
+      }
+    }
+    const loadAverageAfter = Deno.loadavg();
+    const checkouts: PlanCommandRuns[] = [];
+    for (const [c, checkout] of options.checkouts.entries()) {
+      const repo = join(dirname(checkout.cli), "..", "..");
+      const graph = await loadedGraph(
+        [checkout.cli, join(dirname(checkout.cli), "plan.ts")],
+        { repo },
+      );
+      checkouts.push({
+        ...checkout,
+        seconds: seconds[c]!,
+        medianSeconds: median(seconds[c]!),
+        localModules: graph.files.length,
+        npmPackages: graph.packages.length,
+        runOnlyPackages: graph.packages.filter((name) =>
+          isRunOnlyPackage(name) && !isRunOnlyPackage(graph.chain(name).at(-2) ?? "")
+        ),
+        runOnlyPackagesWithDependencies: graph.packages.filter(isRunOnlyPackage).length,
+      });
+    }
+    return {
+      spec: "bench/pipelines/eleven-tasks.yaml",
+      jobs,
+      checkouts,
+      date: new Date().toISOString(),
+      loadAverageBefore,
+      loadAverageAfter,
+    };
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+  }
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -512,9 +620,30 @@ function baselineFigures(old: Record<string, { medianSeconds?: number; coldSecon
   };
 }
 
+/** The cases `--only` can name. */
+const CASES = ["synthetic", "pipeline", "folders", "quickstart", "hashing", "plan"] as const;
+
+const FIELD_OF_CASE = {
+  synthetic: "syntheticGraph",
+  pipeline: "cachedPipeline",
+  folders: "cachedFolderPipeline",
+  hashing: "firstSightHashing",
+  quickstart: "quickstart",
+  plan: "planCommand",
+} as const;
+
+/** The recorded file's figures, to keep those `--only` does not measure again. */
+async function recordedFigures(path: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path));
+  } catch {
+    return {};
+  }
+}
+
 /**
  * `deno task bench runner [--quick] [--scale S] [--files N] [--out FILE] [--cli PATH]
- * [--baseline FILE --baseline-label TEXT]`.
+ * [--baseline FILE --baseline-label TEXT] [--only CASE,...] [--against PATH --against-label TEXT]`.
  */
 export async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -528,43 +657,69 @@ export async function main(args: string[]): Promise<number> {
       cli: { type: "string" },
       baseline: { type: "string" },
       "baseline-label": { type: "string" },
+      only: { type: "string" },
+      against: { type: "string" },
+      "against-label": { type: "string" },
     },
   });
   const scale = Number(values.scale ?? (values.quick ? "0.002" : "0.02"));
   const files = Number(values.files ?? (values.quick ? "2000" : "100000"));
   const repeats = values.quick ? 1 : 5;
+  const only = values.only?.split(",") ?? [...CASES];
+  const unknown = only.filter((name) => !(CASES as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    console.error(`--only: unknown case ${unknown.join(", ")}; expected ${CASES.join(", ")}`);
+    return 2;
+  }
   const recorded = fileURLToPath(new URL("../results/bench/runner.json", import.meta.url));
   // A quick smoke run never overwrites the recorded figures.
   const out = values.out ?? (values.quick ? null : recorded);
+  const kept = values.only === undefined ? {} : await recordedFigures(recorded);
+  const run = async <T>(name: typeof CASES[number], measure: () => Promise<T>) =>
+    only.includes(name) ? await measure() : kept[FIELD_OF_CASE[name]];
   const cli = values.cli;
-  const synthetic = await benchRunner({ scale });
-  const pipeline = await benchCachedPipeline({ repeats, cli });
-  const folders = await benchCachedFolderPipeline({ repeats, cli });
   // Another checkout's CLI may predate --engine: it reruns with its default only.
   const engines = cli === undefined ? ["default", "tfjs"] : ["default"];
-  const quickstart = await benchQuickstart({ repeats: values.quick ? 1 : 3, cli, engines });
-  const hashing = await benchFirstSightHashing({ files });
+  const planCheckouts = [
+    { label: "this checkout", cli: cli ?? OWN_CLI },
+    ...(values.against === undefined
+      ? []
+      : [{ label: values["against-label"] ?? values.against, cli: values.against }]),
+  ];
+  const figures = {
+    cachedPipeline: await run("pipeline", () => benchCachedPipeline({ repeats, cli })),
+    cachedFolderPipeline: await run("folders", () => benchCachedFolderPipeline({ repeats, cli })),
+    quickstart: await run(
+      "quickstart",
+      () => benchQuickstart({ repeats: values.quick ? 1 : 3, cli, engines }),
+    ),
+    firstSightHashing: await run("hashing", () => benchFirstSightHashing({ files })),
+    syntheticGraph: await run("synthetic", () => benchRunner({ scale })),
+    planCommand: await run(
+      "plan",
+      () => benchPlanCommand({ repeats: values.quick ? 1 : 7, checkouts: planCheckouts }),
+    ),
+  };
   const baseline = values.baseline === undefined ? null : {
     label: values["baseline-label"] ?? values.baseline,
     ...baselineFigures(JSON.parse(await Deno.readTextFile(values.baseline))),
   };
+  const partial = values.only !== undefined;
   const text = JSON.stringify(
     {
       bench: "runner",
-      date: new Date().toISOString(),
+      // With --only: when the kept figures were measured (a new case may carry its own date).
+      date: partial ? kept.date : new Date().toISOString(),
       deno: Deno.version.deno,
       // The machine is shared: its load over the last 1, 5 and 15 minutes when the run ended.
-      loadAverage: Deno.loadavg(),
+      loadAverage: partial ? kept.loadAverage : Deno.loadavg(),
       quick: values.quick,
       targetSeconds: 2,
       // Another checkout's CLI timed instead of this one's (a baseline run), else null.
       cli: cli ?? null,
-      cachedPipeline: pipeline,
-      cachedFolderPipeline: folders,
-      quickstart,
-      firstSightHashing: hashing,
-      syntheticGraph: synthetic,
-      previous: await previousFigures(recorded),
+      ...(partial ? { measuredAgain: only, measuredAgainAt: new Date().toISOString() } : {}),
+      ...figures,
+      previous: partial ? kept.previous : await previousFigures(recorded),
       baseline,
     },
     null,
