@@ -11,6 +11,12 @@
  * to the batch's last end token (exact under the causal mask); PyTorch computes every position, so
  * the full-context figure compares equal work.
  *
+ * Each row also has the CPU seconds per image (all threads of the engine's process): images/s
+ * fall with the share of the cores an engine gets from a loaded machine (Linux shares them per
+ * session, not per thread, so a loaded machine gives ORT's two threads what it gives wasm's one);
+ * CPU seconds do not. ONNX Runtime's profiler gives the image encoder's kernel time by operator
+ * (`onnxProfile`).
+ *
  * The engines the ratios compare (TF.js on wasm, ONNX Runtime on each device, PyTorch) run
  * interleaved, rep by rep, so a machine whose load changes during the run slows them alike; the
  * other TF.js backends run on their own. A software WebGPU adapter (llvmpipe, lavapipe) skips
@@ -24,6 +30,7 @@
  * backend (~0.7 GFLOP/s: minutes per batch) unless `--backends` names cpu explicitly.
  */
 import * as tf from "@tensorflow/tfjs";
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import {
@@ -33,9 +40,14 @@ import {
   webgpuAdapter,
 } from "../src/clip/backend.ts";
 import { type ClipEncoder, openEncoder } from "../src/clip/encoder.ts";
-import { disposeModel } from "../src/clip/model.ts";
+import { type ClipModel, disposeModel } from "../src/clip/model.ts";
 import { encodeOnnxModel, OnnxGraphBuilder } from "../src/io/onnx.ts";
-import { ONNX_IR_VERSION, ONNX_OPSET } from "../src/clip/onnx/graph.ts";
+import {
+  IMAGE_INPUT,
+  imageEncoderOnnx,
+  ONNX_IR_VERSION,
+  ONNX_OPSET,
+} from "../src/clip/onnx/graph.ts";
 import {
   createSession,
   loadOrt,
@@ -48,6 +60,7 @@ import {
 import { loadArchPreset } from "../src/clip/presets.ts";
 import { randomClipModel } from "../src/clip/synthetic.ts";
 import { writeFileAtomic } from "../src/io/atomic.ts";
+import { type OpShare, profileOrtCpu } from "./ort_profile.ts";
 import { tokenRows } from "./prompts.ts";
 
 const USAGE = "usage: deno run -A bench/encode.ts [--quick] [--backends cpu,wasm] " +
@@ -74,6 +87,11 @@ interface EncodeResult {
   textsPerSecond: number;
   /** Rows whose end token is the context's last position: every token used. */
   textsPerSecondFullContext: number;
+  /**
+   * CPU seconds (every thread of the engine's process) per image: what an image costs whatever
+   * else the machine runs, where images/s falls with the share of the cores the engine gets.
+   */
+  cpuSecondsPerImage: number;
   /** ONNX Runtime: seconds to build both graphs and open their sessions. */
   setupSeconds?: number;
 }
@@ -168,12 +186,17 @@ interface Runner {
   device: string;
   /** ONNX Runtime: seconds to build both graphs and open their sessions. */
   setupSeconds?: number;
-  /** Runs one batch and returns its seconds. */
-  run(batch: Batch): Promise<number>;
+  /** Runs one batch: its wall-clock seconds and its process's CPU seconds. */
+  run(batch: Batch): Promise<BatchTime>;
   close(): Promise<void>;
 }
 
-/** A runner over a `ClipEncoder` (TF.js or ONNX Runtime). */
+interface BatchTime {
+  seconds: number;
+  cpuSeconds: number;
+}
+
+/** A runner over a `ClipEncoder` (TF.js or ONNX Runtime), timed in this process. */
 function encoderRunner(
   encoder: ClipEncoder,
   modelCase: ModelCase,
@@ -194,9 +217,12 @@ function encoderRunner(
     device: encoder.device,
     setupSeconds,
     async run(batch) {
+      const cpuStart = process.cpuUsage();
       const start = performance.now();
       await (batch === "image" ? encoder.encodeImages(pixels) : encoder.encodeTexts(inputs[batch]));
-      return (performance.now() - start) / 1000;
+      const seconds = (performance.now() - start) / 1000;
+      const { user, system } = process.cpuUsage(cpuStart);
+      return { seconds, cpuSeconds: (user + system) / 1e6 };
     },
     close: () => encoder.dispose(),
   };
@@ -212,12 +238,15 @@ async function measure(
     image: [] as number[],
     prompt: [] as number[],
     full: [] as number[],
+    imageCpu: [] as number[],
   }));
   for (let rep = -1; rep < reps; rep++) {
     for (const batch of BATCHES) {
       for (const [i, runner] of runners.entries()) {
-        const seconds = await runner.run(batch);
-        if (rep >= 0) times[i]![batch].push(seconds); // rep -1 warms up
+        const { seconds, cpuSeconds } = await runner.run(batch);
+        if (rep < 0) continue; // rep -1 warms up
+        times[i]![batch].push(seconds);
+        if (batch === "image") times[i]!.imageCpu.push(cpuSeconds);
       }
     }
   }
@@ -228,6 +257,7 @@ async function measure(
     imagesPerSecond: modelCase.imageBatch / median(times[i]!.image),
     textsPerSecond: modelCase.textBatch / median(times[i]!.prompt),
     textsPerSecondFullContext: modelCase.textBatch / median(times[i]!.full),
+    cpuSecondsPerImage: median(times[i]!.imageCpu) / modelCase.imageBatch,
     ...(runner.setupSeconds === undefined ? {} : { setupSeconds: runner.setupSeconds }),
   }));
 }
@@ -239,8 +269,10 @@ function describe(result: EncodeResult): string {
   return `${result.engine}/${result.device}: ${result.arch} ` +
     `${result.imagesPerSecond.toFixed(2)} images/s (batch ${result.imageBatch}), ` +
     `${result.textsPerSecond.toFixed(1)} texts/s ` +
-    `(${result.textsPerSecondFullContext.toFixed(1)} at full context, batch ${result.textBatch})` +
-    setup;
+    `(${
+      result.textsPerSecondFullContext.toFixed(1)
+    } at full context, batch ${result.textBatch}), ` +
+    `${result.cpuSecondsPerImage.toFixed(3)} CPU s per image` + setup;
 }
 
 /** The python3 that imports torch: the one on PATH, else Debian's (python3-torch). */
@@ -334,7 +366,8 @@ async function torchRunner(
       device: "cpu",
       async run(batch) {
         await writer.write(new TextEncoder().encode(`${batch}\n`));
-        return Number(await reply());
+        const [seconds, cpuSeconds] = (await reply()).split(" ").map(Number);
+        return { seconds: seconds!, cpuSeconds: cpuSeconds! };
       },
       async close() {
         await writer.close();
@@ -353,6 +386,41 @@ function loadAverage(): number | null {
   }
 }
 
+/** Where ORT's CPU time goes in one model case's image encoder. */
+interface ImageProfile {
+  arch: string;
+  imageBatch: number;
+  runs: number;
+  ops: OpShare[];
+}
+
+/**
+ * ORT's profiler on the image graph of `model` (CPU provider, the case's batch, two runs after a
+ * warm-up): kernel time by operator, printed as shares.
+ */
+async function imageProfile(
+  ort: OrtModule,
+  model: ClipModel,
+  modelCase: ModelCase,
+): Promise<ImageProfile> {
+  const { imageSize } = model.arch.vision;
+  const shape = [modelCase.imageBatch, 3, imageSize, imageSize];
+  const pixels = new Float32Array(shape.reduce((product, dim) => product * dim, 1));
+  pixels.forEach((_, i) => pixels[i] = Math.sin(i * 0.01));
+  const runs = 2;
+  const ops = await profileOrtCpu(ort, await imageEncoderOnnx(model), {
+    feeds: { [IMAGE_INPUT]: new ort.Tensor("float32", pixels, shape) },
+    runs,
+  });
+  console.log(
+    `onnx/cpu: ${modelCase.arch} image encoder's kernel time: ` +
+      ops.filter((op) => op.share >= 0.005)
+        .map((op) => `${op.op} ${(100 * op.share).toFixed(1)}%`)
+        .join(", "),
+  );
+  return { arch: modelCase.arch, imageBatch: modelCase.imageBatch, runs, ops };
+}
+
 /** ONNX Runtime's speed over another row's, for the ViT-B/16 rows present. */
 function speedups(encodes: EncodeResult[], arch: string) {
   const row = (engine: Engine, device: string) =>
@@ -363,6 +431,8 @@ function speedups(encodes: EncodeResult[], arch: string) {
       images: onnx.imagesPerSecond / other.imagesPerSecond,
       texts: onnx.textsPerSecond / other.textsPerSecond,
       textsFullContext: onnx.textsPerSecondFullContext / other.textsPerSecondFullContext,
+      /** CPU seconds per image, the other's over ONNX Runtime's: load-independent. */
+      imagesCpuTime: other.cpuSecondsPerImage / onnx.cpuSecondsPerImage,
     };
   return {
     arch,
@@ -425,6 +495,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(describe(result));
   };
 
+  const profiles: ImageProfile[] = [];
   const matmuls: MatMulResult[] = [];
   const skipped: string[] = [];
   const logMatMul = (result: MatMulResult) => {
@@ -507,6 +578,9 @@ export async function main(args: string[]): Promise<number> {
         runners.push(runner);
       }
       for (const row of await measure(runners, modelCase, reps)) record(row);
+      if (ort !== null && ortDevices.includes("cpu")) {
+        profiles.push(await imageProfile(ort, weights, modelCase));
+      }
     } finally {
       for (const runner of runners) await runner.close();
       disposeModel(weights);
@@ -523,7 +597,8 @@ export async function main(args: string[]): Promise<number> {
   for (const [name, ratio] of Object.entries(ratios)) {
     if (ratio === null || typeof ratio === "string") continue;
     console.log(
-      `${ratios.arch} ${name}: images ${ratio.images.toFixed(1)}x, texts ` +
+      `${ratios.arch} ${name}: images ${ratio.images.toFixed(1)}x ` +
+        `(${ratio.imagesCpuTime.toFixed(1)}x less CPU time per image), texts ` +
         `${ratio.texts.toFixed(1)}x (${ratio.textsFullContext.toFixed(1)}x at full context)`,
     );
   }
@@ -542,6 +617,7 @@ export async function main(args: string[]): Promise<number> {
     cpuReference,
     encode: encodes,
     ratios,
+    onnxProfile: profiles,
     skipped,
   };
   const out = values.out ??

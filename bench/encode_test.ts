@@ -9,9 +9,10 @@ interface Row {
   imagesPerSecond: number;
   textsPerSecond: number;
   textsPerSecondFullContext: number;
+  cpuSecondsPerImage: number;
 }
 
-Deno.test("bench/encode --quick writes matmul GFLOP/s and images/s, texts/s per engine and device", async () => {
+Deno.test("bench/encode --quick writes matmul GFLOP/s, images/s, texts/s and CPU s per image per engine and device, and ORT's kernel time by operator", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const out = `${dir}/encode.json`;
@@ -33,7 +34,18 @@ Deno.test("bench/encode --quick writes matmul GFLOP/s and images/s, texts/s per 
     for (const row of rows) {
       assert.ok(row.imagesPerSecond > 0 && row.textsPerSecond > 0);
       assert.ok(row.textsPerSecondFullContext > 0);
+      assert.ok(row.cpuSecondsPerImage > 0);
     }
+    // ORT's profile of the image graph: kernel time by operator, shares summing to 1.
+    const [profile] = report.onnxProfile;
+    assert.equal(profile.arch, "clip-tiny");
+    const ops = profile.ops as { op: string; nodes: number; share: number }[];
+    assert.ok(Math.abs(ops.reduce((sum, op) => sum + op.share, 0) - 1) < 1e-9);
+    assert.equal(
+      ops.find((op) => op.op === "LayerNormalization")?.nodes,
+      2 * 2 + 2,
+      "ln_1, ln_2 per block, ln_pre, ln_post",
+    );
     assert.equal(report.onnxRuntime.devices.cpu, null);
     assert.equal(report.pytorch, null, "not asked for");
     assert.ok(report.ratios.onnxCpuOverTfjsWasm === null, "no wasm row to compare with");

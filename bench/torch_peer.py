@@ -7,7 +7,8 @@ bench's batches under torch.no_grad().
 
 It prints one JSON line about itself (torch version, threads, the BLAS it mapped), then serves
 the bench: for each line read (`image`, `prompt` or `full`) it runs that batch once and prints
-the seconds it took, so the bench can interleave it with the other engines rep by rep.
+the seconds it took and the CPU seconds of all its threads (OpenBLAS's spinning included), so the
+bench can interleave it with the other engines rep by rep.
 """
 import argparse
 import json
@@ -131,9 +132,10 @@ def main():
     print(json.dumps(info), flush=True)
     with torch.no_grad():
         for line in sys.stdin:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             batches[line.strip()]()
-            print(time.perf_counter() - start, flush=True)
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+            print(seconds, cpu, flush=True)
 
 
 if __name__ == "__main__":
