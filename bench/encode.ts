@@ -272,7 +272,7 @@ function describe(result: EncodeResult): string {
     `(${
       result.textsPerSecondFullContext.toFixed(1)
     } at full context, batch ${result.textBatch}), ` +
-    `${result.cpuSecondsPerImage.toFixed(3)} CPU s per image` + setup;
+    `${(1000 * result.cpuSecondsPerImage).toPrecision(3)} CPU ms per image` + setup;
 }
 
 /** The python3 that imports torch: the one on PATH, else Debian's (python3-torch). */
