@@ -53,7 +53,7 @@ const PINNED: Record<string, string> = {
   "data": "ee2456301649769e29d6ca7de8df76b5a42415f8be18a25ce2d963c97e5f75d6",
   "prepare/DTD": "61e1d8094e5366a7b4e10812a1a184e48e36193b141aceb2e8ab8a9daaaa32cc",
   "fewshot/task-01-DTD": "596fe22726bbbcc6e9a88a76ec68a4d8c4a0bc0080d93557a7c66850253c155b",
-  "train/task-02-EuroSAT": "0e8f9be88789c617bc415305ba2ff8e47f243f0c825bbeccc8a996816466ecb8",
+  "train/task-02-EuroSAT": "312ae35942f0993c7b2297f42e38e70027a87ac853ce43ba1be2835a383e9573",
   "evaluate/after-02-EuroSAT/DTD":
     "04655fc9e2eef89ec53653541eee5eb070d0ad5bd7df09a42f74d846fda7a3a7",
   "report": "e85ddcc2f4739882cb9c4591033549d8f1b3a72b1e9487fad4964a572ca747ac",

@@ -17,6 +17,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ClipArch } from "../clip/arch.ts";
+import { dropoutMask, type MaskDraw } from "../clip/dropout_mask.ts";
 import type { LinearApply, LinearLayer, ReplayableLinearApply } from "../clip/linear.ts";
 import type { Float32Tensor } from "../io/safetensors.ts";
 import type { SeededRng } from "../io/rng.ts";
@@ -281,17 +282,13 @@ export function resetCounts(pool: AdapterPool): void {
 }
 
 /**
- * Inverted dropout as `tf.dropout` computes it, with the noise drawn token-major: `[tokens, batch,
- * d]`, then transposed to x's `[batch, tokens, d]`. A seed's first draws then go to the first
- * tokens, so a forward over a prefix of the tokens (the text encoder cut at the end token,
- * `textTokens`) drops exactly what the full context drops at those positions, and trains the same.
+ * Inverted dropout (kept entries scaled by 1 / (1 - rate)) with the mask computed on the device
+ * from (key, call) (`clip/dropout_mask.ts`), numbered token-major: a forward over a prefix of the
+ * tokens (the text encoder cut at the end token, `textTokens`) drops exactly what the full context
+ * drops at those positions, and trains the same.
  */
-export function tokenMajorDropout(x: tf.Tensor3D, rate: number, seed: number): tf.Tensor3D {
-  const [batch, tokens, width] = x.shape;
-  const keep = 1 - rate;
-  const drawn = tf.randomUniform([tokens, batch, width], 0, 1, "float32", seed);
-  const noise = tf.transpose(drawn, [1, 0, 2]); // [batch, tokens, width]
-  return tf.mul(x, tf.div(tf.floor(tf.add(noise, keep)), keep));
+export function tokenMajorDropout(x: tf.Tensor3D, draw: MaskDraw): tf.Tensor3D {
+  return tf.mul(x, dropoutMask(x.shape, draw));
 }
 
 /** x·W + b for x [batch, tokens, d_in] -> [batch, tokens, d_out]. */
@@ -305,7 +302,7 @@ export function plainLinearApply(layer: LinearLayer, x: tf.Tensor3D): tf.Tensor3
 export interface PoolForwardOptions {
   /** Training: dropout on the LoRA branch, counts accumulate. Evaluation: neither. */
   training: boolean;
-  /** Seeds the dropout masks (needed when training with dropout > 0). */
+  /** Draws the dropout masks' key, once, at the first dropout (needed when dropout > 0). */
   rng?: SeededRng;
   /** Count votes into the adapters' activation counts (default: when training). */
   countActivations?: boolean;
@@ -316,29 +313,38 @@ export interface PoolForwardOptions {
  * applied plainly. As in the release, dropout is applied to the module input once and both the
  * router (token 0) and the LoRA branch read the dropped input; the frozen x·W0 + b reads x.
  *
- * The hook is `Replayable` for checkpointed training: each layer's dropout seed of the latest
+ * Dropout masks come from one key per hook and a call number that each dropout takes in turn
+ * (the counter of a counter-based generator): nothing random is drawn per call on the host.
+ * The hook is `Replayable` for checkpointed training: each layer's call number of the latest
  * forward is kept, and a replay reuses it and counts nothing, so the recomputed block is the
  * forward's exactly (same masks, same routing) and the counts are not doubled. A layer is applied
- * once per forward pass, so the latest seed per layer is the one to replay.
+ * once per forward pass, so the latest call per layer is the one to replay.
  */
 export function poolLinear(pool: AdapterPool, options: PoolForwardOptions): ReplayableLinearApply {
   const { config, scale } = pool;
   const r = config.rank;
   const countActivations = options.countActivations ?? options.training;
-  const dropoutSeeds = new Map<string, number>();
+  let dropoutKey: [number, number] | null = null;
+  let nextCall = 0;
+  const dropoutCalls = new Map<string, number>();
   let replaying = false;
-  const dropoutSeed = (layer: LinearLayer): number => {
+  const dropoutDraw = (layer: LinearLayer): MaskDraw => {
     if (replaying) {
-      const seed = dropoutSeeds.get(layer.name);
-      if (seed === undefined) throw new Error(`poolLinear: no forward of ${layer.name} to replay`);
-      return seed;
+      const call = dropoutCalls.get(layer.name);
+      if (call === undefined || dropoutKey === null) {
+        throw new Error(`poolLinear: no forward of ${layer.name} to replay`);
+      }
+      return { key: dropoutKey, call, rate: config.dropout };
     }
     if (options.rng === undefined) {
       throw new Error("poolLinear: training with dropout needs an rng");
     }
-    const seed = options.rng.nextUint32();
-    dropoutSeeds.set(layer.name, seed);
-    return seed;
+    dropoutKey ??= [options.rng.nextUint32(), options.rng.nextUint32()];
+    const call = nextCall;
+    // 144 calls a ViT-B/16 step: the 32-bit counter would wrap after ~30 million steps.
+    nextCall = (nextCall + 1) % 2 ** 32;
+    dropoutCalls.set(layer.name, call);
+    return { key: dropoutKey, call, rate: config.dropout };
   };
   const linear: LinearApply = (layer, x) => {
     const adapter = pool.adapters.get(layer.name);
@@ -349,7 +355,7 @@ export function poolLinear(pool: AdapterPool, options: PoolForwardOptions): Repl
     const counting = countActivations && !replaying;
     let branchInput: tf.Tensor3D = x;
     if (options.training && config.dropout > 0) {
-      branchInput = tokenMajorDropout(x, config.dropout, dropoutSeed(layer));
+      branchInput = tokenMajorDropout(x, dropoutDraw(layer));
     }
     const flat = tf.reshape(branchInput, [batch * tokens, dIn]);
     const hidden = tf.matMul(flat, adapter.down); // [batch·tokens, r]

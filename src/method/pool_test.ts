@@ -182,9 +182,10 @@ Deno.test("merge() adds (1/r)·B_top·A_top; the merged plain layer equals the p
 Deno.test("tokenMajorDropout() drops on a prefix of the tokens what it drops there on all of them, at the rate, scaled by 1/keep", () => {
   const before = tf.memory().numTensors;
   const [batch, tokens, width] = [3, 40, 64];
+  const draw = { key: [12, 34] as [number, number], call: 0, rate: 0.2 };
   const x = tf.ones([batch, tokens, width]) as tf.Tensor3D;
-  const full = tf.tidy(() => tokenMajorDropout(x, 0.2, 1234));
-  const prefix = tf.tidy(() => tokenMajorDropout(x.slice([0, 0, 0], [batch, 7, width]), 0.2, 1234));
+  const full = tf.tidy(() => tokenMajorDropout(x, draw));
+  const prefix = tf.tidy(() => tokenMajorDropout(x.slice([0, 0, 0], [batch, 7, width]), draw));
   const fullValues = full.dataSync();
   const prefixValues = prefix.dataSync();
   for (let b = 0; b < batch; b++) {

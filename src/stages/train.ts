@@ -63,7 +63,9 @@ export const trainStage = defineStage<TrainArgs, TrainParams>({
   // the first train differently with the same params, so results of version 1 are stale.
   // 3: the LoRA dropout noise is drawn token-major (method/pool.ts), so a seed drops other
   // entries than version 2 did.
-  version: 3,
+  // 4: the LoRA dropout masks come from Philox4x32 on the device (clip/dropout_mask.ts), not
+  // from tf.randomUniform on the host: the same rate and scaling, other entries dropped.
+  version: 4,
   declare(args) {
     const { model, deltas, bank, fewshot, data, ...settings } = args;
     return {
