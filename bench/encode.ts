@@ -69,13 +69,13 @@ const USAGE = "usage: deno run -A bench/encode.ts [--quick] [--backends cpu,wasm
 const ENGINES = ["tfjs", "onnx", "pytorch"] as const;
 type Engine = typeof ENGINES[number];
 
-interface ModelCase {
+export interface ModelCase {
   arch: string;
   imageBatch: number;
   textBatch: number;
 }
 
-interface EncodeResult {
+export interface EncodeResult {
   engine: Engine;
   /** TF.js backend, ONNX Runtime device, or "cpu" for PyTorch. */
   device: string;
@@ -181,7 +181,7 @@ const BATCHES = ["image", "prompt", "full"] as const;
 type Batch = typeof BATCHES[number];
 
 /** One engine on one device, ready to run the bench's batches of one model case. */
-interface Runner {
+export interface Runner {
   engine: Engine;
   device: string;
   /** ONNX Runtime: seconds to build both graphs and open their sessions. */
@@ -191,13 +191,13 @@ interface Runner {
   close(): Promise<void>;
 }
 
-interface BatchTime {
+export interface BatchTime {
   seconds: number;
   cpuSeconds: number;
 }
 
 /** A runner over a `ClipEncoder` (TF.js or ONNX Runtime), timed in this process. */
-function encoderRunner(
+export function encoderRunner(
   encoder: ClipEncoder,
   modelCase: ModelCase,
   setupSeconds?: number,
@@ -229,7 +229,7 @@ function encoderRunner(
 }
 
 /** Runs every runner's batches `reps` times after a warm-up, interleaved rep by rep. */
-async function measure(
+export async function measureRunners(
   runners: Runner[],
   modelCase: ModelCase,
   reps: number,
@@ -262,7 +262,7 @@ async function measure(
   }));
 }
 
-function describe(result: EncodeResult): string {
+export function describe(result: EncodeResult): string {
   const setup = result.setupSeconds === undefined
     ? ""
     : `, setup ${result.setupSeconds.toFixed(1)} s`;
@@ -550,7 +550,7 @@ export async function main(args: string[]): Promise<number> {
       const weights = await model(backend);
       const runner = encoderRunner(await openEncoder(weights, { engine: "tfjs" }), modelCase);
       try {
-        for (const row of await measure([runner], modelCase, reps)) record(row);
+        for (const row of await measureRunners([runner], modelCase, reps)) record(row);
       } finally {
         await runner.close();
         disposeModel(weights);
@@ -577,7 +577,7 @@ export async function main(args: string[]): Promise<number> {
         pytorch = peer;
         runners.push(runner);
       }
-      for (const row of await measure(runners, modelCase, reps)) record(row);
+      for (const row of await measureRunners(runners, modelCase, reps)) record(row);
       if (ort !== null && ortDevices.includes("cpu")) {
         profiles.push(await imageProfile(ort, weights, modelCase));
       }

@@ -135,12 +135,31 @@ async function timeAlternately(
   return [median(times[0]), median(times[1])];
 }
 
-/** Measures one case on the active backend; `arch` is the preset `testCase.arch` names. */
-export async function measure(
-  backend: ConcreteBackend,
-  testCase: { arch: string | ClipArch; batch: number },
-  reps: number,
-): Promise<Measurement> {
+/**
+ * trainTask's step of a second task on generated weights, ready to time: `step` takes one
+ * optimiser step as trainTask takes it (reads the loss and the AGO term, queues the update).
+ */
+interface BenchedStep {
+  arch: ClipArch;
+  model: ClipModel;
+  linear: LinearApply;
+  variables: tf.Variable[];
+  optimizer: AdamW;
+  pixels: tf.Tensor4D;
+  /** Token ids cut at the batch's last end token, and on the whole context. */
+  cutTokens: tf.Tensor2D;
+  fullTokens: tf.Tensor2D;
+  encode: { text: (tokens: tf.Tensor2D) => tf.Tensor2D; image: () => tf.Tensor2D };
+  step(tokens: tf.Tensor2D): Promise<void>;
+  /** Waits for the queued update. */
+  settle(): Promise<void>;
+  dispose(): void;
+}
+
+/** A case to time: an architecture (a preset's name, or the arch itself) and a batch size. */
+type StepCase = { arch: string | ClipArch; batch: number };
+
+function benchedStep(testCase: StepCase): BenchedStep {
   const arch = typeof testCase.arch === "string" ? loadArchPreset(testCase.arch) : testCase.arch;
   const model: ClipModel = randomClipModel(arch, { seed: 0 });
   const method = loadMethodConfig("expert-pool");
@@ -158,18 +177,12 @@ export async function measure(
   const cutTokens = textTokens(ids, context);
   const fullTokens = tf.tensor2d(ids, [batch, context], "int32");
   const targets = tf.eye(batch) as tf.Tensor2D;
-  const gradOf = async (f: () => tf.Scalar) => {
-    const { value, grads } = tf.variableGrads(f, variables);
-    await value.data();
-    tf.dispose([value, ...Object.values(grads)]);
-  };
   // As trainTask runs the expert pool: per-block gradient checkpointing.
   const encode = {
     text: (tokens: tf.Tensor2D) => encodeText(model, tokens, { linear, checkpoint: true }),
     image: () => encodeImage(model, pixels, { linear, checkpoint: true }),
   };
-  // One optimiser step as trainTask takes it: read the loss and the AGO term, then update. The
-  // update is queued, not awaited: the next step's read waits for it, as in training.
+  // The update is queued, not awaited: the next step's read waits for it, as in training.
   const step = async (tokens: tf.Tensor2D) => {
     let agoTerm: tf.Tensor | null = null;
     const { value, grads } = tf.variableGrads(() => {
@@ -186,7 +199,105 @@ export async function measure(
     optimizer.applyGradients(grads, 1e-3);
     tf.dispose([value, agoTerm!, ...Object.values(grads)]);
   };
-  const settle = async () => void await variables[0]!.data(); // the queued update done
+  return {
+    arch,
+    model,
+    linear,
+    variables,
+    optimizer,
+    pixels,
+    cutTokens,
+    fullTokens,
+    encode,
+    step,
+    settle: async () => void await variables[0]!.data(),
+    dispose() {
+      tf.dispose([pixels, cutTokens, fullTokens, targets, ...bank.values()]);
+      optimizer.dispose();
+      disposeAdapterPool(pool);
+      disposeModel(model);
+    },
+  };
+}
+
+/** The step alone, as the GPU check takes it: time, peak memory, transfers, compiled shaders. */
+export interface StepMeasurement {
+  backend: ConcreteBackend;
+  adapter: string | null;
+  arch: string;
+  batch: number;
+  textPositions: number;
+  /** Milliseconds, median over reps; steps per second is 1000 / stepMs. */
+  stepMs: number;
+  peakMiB: number;
+  backendMiB: number | null;
+  transfers: Transfers;
+  pipelines: { afterWarmup: number; afterSteps: number } | null;
+}
+
+/**
+ * `reps` timed steps after two warm-up steps: the first profiled (its peak; it compiles every
+ * shader), the second counted (its transfers). 2 + reps steps in all, cut text only.
+ */
+export async function measureStep(
+  backend: ConcreteBackend,
+  testCase: StepCase,
+  reps: number,
+): Promise<StepMeasurement> {
+  const bench = benchedStep(testCase);
+  const { step, settle, cutTokens } = bench;
+  try {
+    const peakMiB = (await tf.profile(() => step(cutTokens))).peakBytes / 2 ** 20;
+    const { transfers } = await countTransfers(() => step(cutTokens));
+    await settle();
+    const bytes = backendBytes();
+    const afterWarmup = compiledPipelines();
+    const times: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const start = performance.now();
+      await step(cutTokens);
+      times.push(performance.now() - start);
+    }
+    await settle();
+    const afterSteps = compiledPipelines();
+    return {
+      backend,
+      adapter: await adapterDescription(backend),
+      arch: bench.arch.name,
+      batch: testCase.batch,
+      textPositions: cutTokens.shape[1],
+      stepMs: median(times),
+      peakMiB,
+      backendMiB: bytes === null ? null : bytes / 2 ** 20,
+      transfers,
+      pipelines: afterWarmup === null || afterSteps === null ? null : { afterWarmup, afterSteps },
+    };
+  } finally {
+    bench.dispose();
+  }
+}
+
+async function adapterDescription(backend: ConcreteBackend): Promise<string | null> {
+  return backend === "webgpu" ? (await webgpuAdapter())?.description ?? null : null;
+}
+
+/** Measures one case on the active backend; `arch` is the preset `testCase.arch` names. */
+export async function measure(
+  backend: ConcreteBackend,
+  testCase: StepCase,
+  reps: number,
+): Promise<Measurement> {
+  const bench = benchedStep(testCase);
+  const { arch, model, linear, variables, optimizer, pixels, cutTokens, fullTokens, encode } =
+    bench;
+  const { step, settle } = bench;
+  const { batch } = testCase;
+  const context = arch.text.contextLength;
+  const gradOf = async (f: () => tf.Scalar) => {
+    const { value, grads } = tf.variableGrads(f, variables);
+    await value.data();
+    tf.dispose([value, ...Object.values(grads)]);
+  };
   try {
     // Two warm-up steps of each: the first runs every kernel once; by the second, tensors that
     // tfjs-webgpu computed on the host while small have moved to the device for good. The cut
@@ -243,7 +354,7 @@ export async function measure(
     const ratio = (full: number, cut: number) => Math.round((100 * full) / cut) / 100;
     return {
       backend,
-      adapter: backend === "webgpu" ? (await webgpuAdapter())?.description ?? null : null,
+      adapter: await adapterDescription(backend),
       arch: arch.name,
       batch,
       textPositions: cutTokens.shape[1],
@@ -269,10 +380,7 @@ export async function measure(
         : { afterWarmup: pipelinesAfterWarmup, afterSteps: pipelinesAfterSteps },
     };
   } finally {
-    tf.dispose([pixels, cutTokens, fullTokens, targets, ...bank.values()]);
-    optimizer.dispose();
-    disposeAdapterPool(pool);
-    disposeModel(model);
+    bench.dispose();
   }
 }
 
