@@ -480,6 +480,33 @@ export function textTokens(ids: Int32Array, contextLength: number): tf.Tensor2D 
 }
 
 /**
+ * The rows of `table` [vocab, width] at `tokens` int32 [N, L]: [N, L, width]. Forward
+ * is a gather; its gradient (what full fine-tuning and pretraining need for the table) is a
+ * one-hot matmul, `onehot(tokens)ᵀ · dy`, because tfjs's own gather gradient needs
+ * UnsortedSegmentSum, which tfjs-wasm lacks. Same sums as the gather gradient, in token order.
+ */
+export function embedTokens(table: tf.Tensor2D, tokens: tf.Tensor2D): tf.Tensor3D {
+  const [batch, length] = tokens.shape;
+  const [vocab, width] = table.shape;
+  const lookup = tf.customGrad((rows) => {
+    return {
+      value: tf.gather(rows as tf.Tensor2D, tokens),
+      gradFunc: (dy: tf.Tensor) => {
+        // Built with where(): tfjs-wasm's OneHot ignores a float32 dtype (it writes int32 bits).
+        const oneHot = tf.where(
+          tf.equal(tokens.reshape([batch * length, 1]), tf.range(0, vocab, 1, "int32")),
+          tf.scalar(1),
+          tf.scalar(0),
+        ); // [N * L, vocab]
+        // [vocab, N * L] · [N * L, width]; explicit transpose (slow flag on wasm).
+        return tf.matMul(tf.transpose(oneHot), dy.reshape([batch * length, width]));
+      },
+    };
+  });
+  return lookup(table) as tf.Tensor3D;
+}
+
+/**
  * Text features: projected, NOT normalised, pooled at each row's highest token id (the end token,
  * as OpenAI's `text.argmax(dim=-1)`). `tokens` is int32 `[N, L]`: the full context (L = context
  * length) or its first L positions when they hold every row's end token, as `textTokens` cuts
@@ -503,7 +530,7 @@ export function encodeText(
     const positions = length === contextLength
       ? text.positionalEmbedding
       : text.positionalEmbedding.slice([0, 0], [length, width]); // [L, width]
-    let x = tf.gather(text.tokenEmbedding, tokens).add(positions) as tf.Tensor3D;
+    let x = embedTokens(text.tokenEmbedding, tokens).add(positions) as tf.Tensor3D;
     const context: BlockContext = {
       model,
       encoder: "text",

@@ -10,6 +10,7 @@ import type { LinearApply } from "./linear.ts";
 import {
   cloneModel,
   disposeModel,
+  embedTokens,
   encodeImage,
   encodeText,
   endTokenLength,
@@ -242,4 +243,32 @@ Deno.test("setLinearWeight() changes only the edited model; cloneModel() copies"
   disposeModel(model);
   tokens.dispose();
   assert.ok(tf.memory().numTensors < before - 100);
+});
+
+Deno.test("embedTokens() gathers rows, and its gradient sums dy per token id as gather's does, on every backend", async () => {
+  const tokens = [[3, 1, 3, 0], [2, 3, 1, 1]];
+  const weights = Array.from({ length: 2 * 4 * 3 }, (_, i) => (i % 5) - 2 + i / 10);
+  const gradientOf = (lookup: (table: tf.Tensor2D, ids: tf.Tensor2D) => tf.Tensor) => {
+    const table = tf.tensor2d(Array.from({ length: 5 * 3 }, (_, i) => i / 7), [5, 3]);
+    const ids = tf.tensor2d(tokens, [2, 4], "int32");
+    const w = tf.tensor3d(weights, [2, 4, 3]);
+    const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(lookup(t as tf.Tensor2D, ids), w)));
+    const rows = lookup(table, ids);
+    const result = [grad(table), rows];
+    tf.dispose([table, ids, w]);
+    return result;
+  };
+  await useBackend("cpu");
+  const [expectedGrad, expectedRows] = gradientOf((t, ids) => tf.gather(t, ids));
+  const expected = [await values(expectedGrad!), await values(expectedRows!)];
+  for (const backend of await availableBackends()) {
+    await useBackend(backend);
+    const before = tf.memory().numTensors;
+    const [grad, rows] = gradientOf(embedTokens);
+    assert.deepEqual([...await values(grad!)], [...expected[0]!], backend);
+    assert.deepEqual([...await values(rows!)], [...expected[1]!], backend);
+    assert.equal(tf.memory().numTensors, before, backend);
+  }
+  // Token 4 never occurs: its row gets no gradient.
+  assert.deepEqual([...expected[0]!.slice(12)], [0, 0, 0]);
 });

@@ -224,3 +224,19 @@ Deno.test("normalizeRows() has torch's gradient where feature entries are exactl
     tf.dispose([x, w, gradient]);
   });
 });
+
+Deno.test("full fine-tuning trains on wasm too: the token embedding's gradient needs no UnsortedSegmentSum", async () => {
+  await useBackend("wasm");
+  const model = microModel(5);
+  const data = microFewShotSet();
+  const full = await trainTask(
+    model,
+    data,
+    microTrainOptions(loadMethodConfig("full-finetune"), { lr: 0.01, steps: 4 }),
+  );
+  const embedding = full.delta.dense.find((d) => d.name === "text.token_embedding")!;
+  const before = await model.text.tokenEmbedding.data();
+  assert.ok(embedding.data.some((value, i) => value !== before[i]), "the embedding moved");
+  disposeModel(model);
+  data.pixels.dispose();
+});
