@@ -185,6 +185,66 @@ export function buildModel(arch: ClipArch, params: Map<string, tf.Tensor>): Clip
   };
 }
 
+/**
+ * The model's parameters by canonical name in PyTorch's shapes (what `buildModel` takes), read
+ * back from the backend: linear weights `[d_out, d_in]`, the patch convolution
+ * `[width, 3, patch, patch]`. Writing them in a key layout saves a trained model.
+ */
+export async function canonicalParameters(
+  model: ClipModel,
+): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+  const { arch, vision, text } = model;
+  const tensors = new Map<string, tf.Tensor>();
+  const owned: tf.Tensor[] = [];
+  const derived = (tensor: tf.Tensor) => {
+    owned.push(tensor);
+    return tensor;
+  };
+  const norm = (prefix: string, layerNorm: LayerNorm) => {
+    tensors.set(`${prefix}.weight`, layerNorm.weight);
+    tensors.set(`${prefix}.bias`, layerNorm.bias);
+  };
+  for (const layer of model.linears.values()) {
+    tensors.set(`${layer.name}.weight`, derived(tf.transpose(layer.weight)));
+    tensors.set(`${layer.name}.bias`, layer.bias);
+  }
+  vision.blocks.forEach((block, i) => {
+    norm(`visual.blocks.${i}.ln_1`, block.ln1);
+    norm(`visual.blocks.${i}.ln_2`, block.ln2);
+  });
+  text.blocks.forEach((block, i) => {
+    norm(`text.blocks.${i}.ln_1`, block.ln1);
+    norm(`text.blocks.${i}.ln_2`, block.ln2);
+  });
+  const { width, patchSize } = arch.vision;
+  tensors.set(
+    "visual.conv1.weight",
+    derived(
+      tf.tidy(() => tf.transpose(vision.patchWeight).reshape([width, 3, patchSize, patchSize])),
+    ),
+  );
+  tensors.set("visual.class_embedding", vision.classEmbedding);
+  tensors.set("visual.positional_embedding", vision.positionalEmbedding);
+  norm("visual.ln_pre", vision.lnPre);
+  norm("visual.ln_post", vision.lnPost);
+  tensors.set("visual.proj", vision.projection);
+  tensors.set("text.token_embedding", text.tokenEmbedding);
+  tensors.set("text.positional_embedding", text.positionalEmbedding);
+  norm("text.ln_final", text.lnFinal);
+  tensors.set("text.proj", text.projection);
+  tensors.set("logit_scale", model.logitScale);
+  try {
+    const params = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const name of parameterShapes(arch).keys()) {
+      const tensor = tensors.get(name)!;
+      params.set(name, { shape: [...tensor.shape], data: Float32Array.from(await tensor.data()) });
+    }
+    return params;
+  } finally {
+    tf.dispose(owned);
+  }
+}
+
 /** Every tensor a model owns. */
 function modelTensors(model: ClipModel): tf.Tensor[] {
   const norms = (blocks: Block[]) => blocks.flatMap((b) => [b.ln1, b.ln2]);

@@ -8,16 +8,12 @@
  * O(1) through the blocks and embeddings are not degenerate.
  */
 import * as tf from "@tensorflow/tfjs";
-import { writeFileAtomic } from "../io/atomic.ts";
 import { SeededRng } from "../io/rng.ts";
-import { type Float32Tensor, writeSafetensors } from "../io/safetensors.ts";
+import type { Float32Tensor } from "../io/safetensors.ts";
 import type { ClipArch } from "./arch.ts";
 import { buildModel, type ClipModel, parameterShapes } from "./model.ts";
-import { layoutTensors } from "./weights.ts";
+import { INITIAL_LOGIT_SCALE, writeClipWeights } from "./weights.ts";
 import type { WeightLayout } from "./weights_header.ts";
-
-/** ln(1 / 0.07): CLIP's initial logit scale (HF `logit_scale_init_value` 2.6592). */
-const INITIAL_LOGIT_SCALE = Math.log(1 / 0.07);
 
 function normals(rng: SeededRng, count: number, mean: number, std: number): Float32Array {
   const out = new Float32Array(count);
@@ -64,39 +60,6 @@ export function randomClipModel(arch: ClipArch, options: { seed?: number } = {})
   return buildModel(arch, params);
 }
 
-/** The HF `CLIPModel` config.json for an architecture. */
-function hfConfig(arch: ClipArch): Record<string, unknown> {
-  const { vision, text } = arch;
-  return {
-    architectures: ["CLIPModel"],
-    model_type: "clip",
-    projection_dim: arch.embedDim,
-    logit_scale_init_value: INITIAL_LOGIT_SCALE,
-    vision_config: {
-      hidden_size: vision.width,
-      intermediate_size: vision.mlpWidth,
-      num_hidden_layers: vision.layers,
-      num_attention_heads: vision.heads,
-      image_size: vision.imageSize,
-      patch_size: vision.patchSize,
-      hidden_act: "quick_gelu",
-      layer_norm_eps: 1e-5,
-      projection_dim: arch.embedDim,
-    },
-    text_config: {
-      hidden_size: text.width,
-      intermediate_size: text.mlpWidth,
-      num_hidden_layers: text.layers,
-      num_attention_heads: text.heads,
-      max_position_embeddings: text.contextLength,
-      vocab_size: text.vocabSize,
-      hidden_act: "quick_gelu",
-      layer_norm_eps: 1e-5,
-      projection_dim: arch.embedDim,
-    },
-  };
-}
-
 export interface SyntheticOptions {
   layout: WeightLayout;
   seed?: number;
@@ -117,33 +80,8 @@ export async function writeSyntheticClip(
   const written: ClipArch = options.vocabSize === undefined
     ? arch
     : { ...arch, text: { ...arch.text, vocabSize: options.vocabSize } };
-  const params = randomParameters(written, options.seed ?? 0);
-  const tensors = new Map<string, Float32Tensor>();
-  for (const stored of layoutTensors(written, options.layout)) {
-    const count = stored.shape.reduce((product, dim) => product * dim, 1);
-    const data = new Float32Array(count);
-    for (const piece of stored.pieces) {
-      const source = params.get(piece.canonical)!;
-      if (piece.rows !== undefined) {
-        const rowWidth = stored.shape.length === 1 ? 1 : stored.shape[1]!;
-        data.set(source.data, piece.rows[0] * rowWidth);
-      } else if (piece.transposed) {
-        // canonical [rows, cols] -> stored [cols, rows]
-        const [rows, cols] = source.shape as [number, number];
-        for (let r = 0; r < rows; r++) {
-          for (let c = 0; c < cols; c++) data[c * rows + r] = source.data[r * cols + c]!;
-        }
-      } else {
-        data.set(source.data);
-      }
-    }
-    tensors.set(stored.name, { shape: stored.shape, data });
-  }
-  await Deno.mkdir(dir, { recursive: true });
-  await writeSafetensors(`${dir}/model.safetensors`, tensors, { metadata: { format: "pt" } });
-  if (options.layout === "hf") {
-    const config = `${JSON.stringify(hfConfig(written), null, 1)}\n`;
-    await writeFileAtomic(`${dir}/config.json`, new TextEncoder().encode(config));
-  }
+  await writeClipWeights(dir, written, randomParameters(written, options.seed ?? 0), {
+    layout: options.layout,
+  });
   return written;
 }

@@ -6,10 +6,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../errors.ts";
-import type { SafetensorsReader } from "../io/safetensors.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { type Float32Tensor, type SafetensorsReader, writeSafetensors } from "../io/safetensors.ts";
 import { type ClipArch, type EncoderName, LINEAR_TARGETS, linearName } from "./arch.ts";
 import { buildModel, type ClipModel, parameterShapes } from "./model.ts";
 import { openWeights, type WeightLayout, type WeightsInfo } from "./weights_header.ts";
+
+/** ln(1 / 0.07): CLIP's initial logit scale (HF `logit_scale_init_value` 2.6592). */
+export const INITIAL_LOGIT_SCALE = Math.log(1 / 0.07);
 
 /** The part of one stored tensor that becomes one canonical parameter (see `parameterShapes`). */
 export interface TensorPiece {
@@ -186,5 +190,79 @@ export async function loadClipModel(
     }
   } finally {
     reader.close();
+  }
+}
+
+/** The HF `CLIPModel` config.json for an architecture. */
+function hfConfig(arch: ClipArch): Record<string, unknown> {
+  const { vision, text } = arch;
+  return {
+    architectures: ["CLIPModel"],
+    model_type: "clip",
+    projection_dim: arch.embedDim,
+    logit_scale_init_value: INITIAL_LOGIT_SCALE,
+    vision_config: {
+      hidden_size: vision.width,
+      intermediate_size: vision.mlpWidth,
+      num_hidden_layers: vision.layers,
+      num_attention_heads: vision.heads,
+      image_size: vision.imageSize,
+      patch_size: vision.patchSize,
+      hidden_act: "quick_gelu",
+      layer_norm_eps: 1e-5,
+      projection_dim: arch.embedDim,
+    },
+    text_config: {
+      hidden_size: text.width,
+      intermediate_size: text.mlpWidth,
+      num_hidden_layers: text.layers,
+      num_attention_heads: text.heads,
+      max_position_embeddings: text.contextLength,
+      vocab_size: text.vocabSize,
+      hidden_act: "quick_gelu",
+      layer_norm_eps: 1e-5,
+      projection_dim: arch.embedDim,
+    },
+  };
+}
+
+/**
+ * Writes canonical parameters (see `parameterShapes`) of architecture `arch` into folder `dir`
+ * (created if needed) as `model.safetensors` in the given key layout, plus `config.json` for HF:
+ * what `loadClipModel` reads back. Same parameters, same bytes.
+ */
+export async function writeClipWeights(
+  dir: string,
+  arch: ClipArch,
+  params: ReadonlyMap<string, Float32Tensor>,
+  options: { layout: WeightLayout },
+): Promise<void> {
+  const tensors = new Map<string, Float32Tensor>();
+  for (const stored of layoutTensors(arch, options.layout)) {
+    const count = stored.shape.reduce((product, dim) => product * dim, 1);
+    const data = new Float32Array(count);
+    for (const piece of stored.pieces) {
+      const source = params.get(piece.canonical);
+      if (source === undefined) throw new Error(`writeClipWeights: "${piece.canonical}" missing`);
+      if (piece.rows !== undefined) {
+        const rowWidth = stored.shape.length === 1 ? 1 : stored.shape[1]!;
+        data.set(source.data, piece.rows[0] * rowWidth);
+      } else if (piece.transposed) {
+        // canonical [rows, cols] -> stored [cols, rows]
+        const [rows, cols] = source.shape as [number, number];
+        for (let r = 0; r < rows; r++) {
+          for (let c = 0; c < cols; c++) data[c * rows + r] = source.data[r * cols + c]!;
+        }
+      } else {
+        data.set(source.data);
+      }
+    }
+    tensors.set(stored.name, { shape: stored.shape, data });
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  await writeSafetensors(`${dir}/model.safetensors`, tensors, { metadata: { format: "pt" } });
+  if (options.layout === "hf") {
+    const config = `${JSON.stringify(hfConfig(arch), null, 1)}\n`;
+    await writeFileAtomic(`${dir}/config.json`, new TextEncoder().encode(config));
   }
 }

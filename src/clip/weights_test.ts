@@ -3,10 +3,16 @@ import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../errors.ts";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.ts";
 import { useBackend } from "./backend.ts";
-import { disposeModel, encodeImage, encodeText } from "./model.ts";
+import {
+  canonicalParameters,
+  disposeModel,
+  encodeImage,
+  encodeText,
+  parameterShapes,
+} from "./model.ts";
 import { loadArchPreset } from "./presets.ts";
 import { writeSyntheticClip } from "./synthetic.ts";
-import { loadClipModel } from "./weights.ts";
+import { loadClipModel, writeClipWeights } from "./weights.ts";
 import { inspectWeights, WEIGHT_LAYOUTS } from "./weights_header.ts";
 
 const TINY = loadArchPreset("clip-tiny");
@@ -144,4 +150,29 @@ Deno.test("loadClipModel() errors name the file, the tensor and the expected sha
     await expectUserError(model, /no \.safetensors file in the folder/);
   });
   assert.equal(tf.memory().numTensors, before, "failed loads leave no tensors behind");
+});
+
+Deno.test("canonicalParameters() gives back what buildModel took; writeClipWeights() of them rewrites the same files", async () => {
+  await useBackend("cpu");
+  await withTempDir(async (dir) => {
+    for (const layout of WEIGHT_LAYOUTS) {
+      await writeSyntheticClip(`${dir}/${layout}`, TINY, { layout, seed: 3 });
+      const { model } = await loadClipModel(`${dir}/${layout}`);
+      const before = tf.memory().numTensors;
+      const params = await canonicalParameters(model);
+      assert.equal(tf.memory().numTensors, before);
+      assert.deepEqual([...params.keys()], [...parameterShapes(TINY).keys()]);
+      await writeClipWeights(`${dir}/again-${layout}`, TINY, params, { layout });
+      for (
+        const file of layout === "hf" ? ["model.safetensors", "config.json"] : ["model.safetensors"]
+      ) {
+        assert.deepEqual(
+          await Deno.readFile(`${dir}/again-${layout}/${file}`),
+          await Deno.readFile(`${dir}/${layout}/${file}`),
+          `${layout}/${file}`,
+        );
+      }
+      disposeModel(model);
+    }
+  });
 });
