@@ -34,7 +34,21 @@ export interface SyntheticMtilOptions {
   size?: number;
   /** Which datasets to write (default: all 11). */
   datasets?: readonly MtilDataset[];
+  /** Draws each image instead of the default colour-and-stripes pattern (see `ClassRenderer`). */
+  render?: ClassRenderer;
 }
+
+/**
+ * Draws one image of class `classIndex` (in the order of the class names the writers use) of
+ * `dataset`: row-major [size, size, channels] bytes, drawing only from `rng` so a seed fixes it.
+ */
+export type ClassRenderer = (request: {
+  dataset: MtilDataset;
+  classIndex: number;
+  size: number;
+  channels: 1 | 3;
+  rng: SeededRng;
+}) => Uint8Array;
 
 /** A file that marks a folder as generated here, so a rewrite may replace it. */
 export const SYNTHETIC_MARKER = ".rankone-synthetic";
@@ -190,7 +204,8 @@ class DatasetWriter {
   constructor(
     readonly root: string,
     readonly datasetIndex: number,
-    readonly settings: Required<Omit<SyntheticMtilOptions, "datasets">>,
+    readonly settings: Required<Omit<SyntheticMtilOptions, "datasets" | "render">>,
+    readonly render: ClassRenderer | undefined,
   ) {
     // One stream per dataset, so writing a subset gives the same files for each dataset.
     this.rng = new SeededRng((settings.seed * 1000003 + datasetIndex * 7919) >>> 0);
@@ -202,16 +217,19 @@ class DatasetWriter {
     await writeFileAtomic(path, typeof bytes === "string" ? encoder.encode(bytes) : bytes);
   }
 
+  /** One image of a class: the renderer's, or the default pattern. */
+  pixels(classIndex: number, classCount: number, size: number, channels: 1 | 3): Uint8Array {
+    const dataset = MTIL_DATASET_NAMES[this.datasetIndex]!;
+    if (this.render !== undefined) {
+      return this.render({ dataset, classIndex, size, channels, rng: this.rng });
+    }
+    const { datasetIndex } = this;
+    return classImage(this.rng, { classIndex, classCount, datasetIndex, size, channels });
+  }
+
   async image(relative: string, classIndex: number, classCount: number): Promise<void> {
     const size = this.settings.size;
-    const pixels = classImage(this.rng, {
-      classIndex,
-      classCount,
-      datasetIndex: this.datasetIndex,
-      size,
-      channels: 3,
-    });
-    await this.file(relative, await jpeg(pixels, size));
+    await this.file(relative, await jpeg(this.pixels(classIndex, classCount, size, 3), size));
   }
 
   /** [class, split] pairs in a seeded shuffled order, as real annotation files interleave them. */
@@ -281,13 +299,7 @@ const WRITERS: Record<MtilDataset, (w: DatasetWriter) => Promise<void>> = {
       // CIFAR stores each image channel-first: [n, 3 * 32 * 32].
       const data = new Uint8Array(labels.length * 3072);
       labels.forEach((label, index) => {
-        const hwc = classImage(w.rng, {
-          classIndex: label,
-          classCount: names.length,
-          datasetIndex: w.datasetIndex,
-          size: 32,
-          channels: 3,
-        });
+        const hwc = w.pixels(label, names.length, 32, 3);
         for (let p = 0; p < 1024; p++) {
           for (let c = 0; c < 3; c++) data[index * 3072 + c * 1024 + p] = hwc[p * 3 + c]!;
         }
@@ -400,16 +412,7 @@ const WRITERS: Record<MtilDataset, (w: DatasetWriter) => Promise<void>> = {
       const side = 28;
       const images = new Uint8Array(labels.length * side * side);
       labels.forEach((label, index) => {
-        images.set(
-          classImage(w.rng, {
-            classIndex: label,
-            classCount,
-            datasetIndex: w.datasetIndex,
-            size: side,
-            channels: 1,
-          }),
-          index * side * side,
-        );
+        images.set(w.pixels(label, classCount, side, 1), index * side * side);
       });
       await w.file(
         `MNIST/raw/${prefix}-images-idx3-ubyte`,
@@ -518,7 +521,8 @@ export async function writeSyntheticMtil(
   for (const name of options.datasets ?? MTIL_DATASET_NAMES) {
     const folder = `${root}/${mtilDataset(name).folder}`;
     await clearSyntheticFolder(folder);
-    const writer = new DatasetWriter(root, MTIL_DATASET_NAMES.indexOf(name), settings);
+    const index = MTIL_DATASET_NAMES.indexOf(name);
+    const writer = new DatasetWriter(root, index, settings, options.render);
     await WRITERS[name](writer);
     await writer.file(
       `${mtilDataset(name).folder}/${SYNTHETIC_MARKER}`,
