@@ -91,13 +91,14 @@ export async function buildRunGraph(
 
   let data: DataSource;
   if (benchmark.data.source === "synthetic") {
-    const { classes, imagesPerClass, size, seed } = benchmark.data;
+    const { classes, imagesPerClass, size, seed, images } = benchmark.data;
     const dataId = add(STAGES.data.job(id("data"), {
       datasets: [...new Set([...tasks, ...evaluate.datasets])],
       classes,
       imagesPerClass,
       size,
       seed,
+      images,
     }));
     data = { kind: "artifact", jobId: dataId };
   } else {

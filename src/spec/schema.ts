@@ -2,7 +2,7 @@
  * The schema: a merged, interpolated spec tree -> a typed, defaulted Pipeline. Each section is
  * read field by field; docs/pipelines.md gives the reason for every default here.
  */
-import { SpecError } from "./error.ts";
+import { type Origin, SpecError } from "./error.ts";
 import { describe, type MapNode, type SpecNode } from "./node.ts";
 import {
   choiceFrom,
@@ -20,6 +20,8 @@ import {
 import {
   BACKEND_NAMES,
   type BenchmarkData,
+  CONCEPT_CLASSES,
+  CONCEPT_DATASETS,
   type BenchmarkSpec,
   DATASET_NAMES,
   type DatasetName,
@@ -37,6 +39,7 @@ import {
   REPORT_FORMATS,
   type ReportSpec,
   SCHEDULE_NAMES,
+  SYNTHETIC_IMAGE_KINDS,
   SYNTHETIC_MODEL_PRESETS,
   TARGET_NAMES,
   TEMPLATE_CHOICES,
@@ -152,6 +155,8 @@ function readModel(top: Section, cwd: string): ModelSpec {
   };
 }
 
+const SYNTHETIC_KEYS = ["classes", "images_per_class", "size", "seed", "images"];
+
 function readBenchmarkData(section: Section, cwd: string): BenchmarkData {
   const root = readPath(section, "root", cwd);
   const syntheticNode = section.get("synthetic");
@@ -168,10 +173,23 @@ function readBenchmarkData(section: Section, cwd: string): BenchmarkData {
       "benchmark: missing data; set benchmark.root: <folder> or benchmark.synthetic: {}",
     );
   }
-  const synthetic = section.section("synthetic", ["classes", "images_per_class", "size", "seed"]);
+  const synthetic = section.section("synthetic", SYNTHETIC_KEYS);
+  const images = readChoice(synthetic, "images", {
+    choices: SYNTHETIC_IMAGE_KINDS,
+    what: "synthetic image kind",
+    default: "stripes",
+  });
+  const classes = readNumber(synthetic, "classes", { integer: true, min: 2, default: 5 });
+  if (images === "concepts" && classes > CONCEPT_CLASSES) {
+    throw new SpecError(
+      synthetic.originOf("classes"),
+      `${synthetic.pathOf("classes")}: concept images draw at most ${CONCEPT_CLASSES} classes ` +
+        `per dataset, got ${classes}`,
+    );
+  }
   return {
     source: "synthetic",
-    classes: readNumber(synthetic, "classes", { integer: true, min: 2, default: 5 }),
+    classes,
     imagesPerClass: readNumber(synthetic, "images_per_class", {
       integer: true,
       min: 1,
@@ -179,11 +197,30 @@ function readBenchmarkData(section: Section, cwd: string): BenchmarkData {
     }),
     size: readNumber(synthetic, "size", { integer: true, min: 8, default: 32 }),
     seed: readNumber(synthetic, "seed", { integer: true, min: 0, default: 0 }),
+    images,
   };
+}
+
+/** Concept images exist for the mini benchmark's datasets only. */
+function checkConceptDatasets(
+  benchmark: ResolvedBenchmark,
+  datasets: readonly DatasetName[],
+  field: string,
+): void {
+  if (benchmark.conceptImages === null) return;
+  const missing = datasets.find((name) => !CONCEPT_DATASETS.includes(name));
+  if (missing === undefined) return;
+  throw new SpecError(
+    benchmark.conceptImages,
+    `benchmark.synthetic.images: concepts draws ${CONCEPT_DATASETS.join(", ")}; ` +
+      `${field} includes ${missing}, which has no concept classes`,
+  );
 }
 
 interface ResolvedBenchmark {
   spec: BenchmarkSpec;
+  /** Where `benchmark.synthetic.images: concepts` is set, or null without concept images. */
+  conceptImages: Origin | null;
   /** The order's released per-task rates for `spec.tasks`, or null. */
   orderRates: number[] | null;
 }
@@ -260,6 +297,9 @@ function readBenchmark(top: Section, context: SchemaContext): ResolvedBenchmark 
         : numberFrom(testLimitNode, section.pathOf("test_limit"), { integer: true, min: 1 }),
     },
     orderRates,
+    conceptImages: data.source === "synthetic" && data.images === "concepts"
+      ? section.section("synthetic", SYNTHETIC_KEYS).originOf("images")
+      : null,
   };
 }
 
@@ -499,6 +539,9 @@ export function toPipeline(
     );
   }
   const benchmark = readBenchmark(top, context);
+  const evaluate = readEvaluate(top, benchmark.spec.tasks);
+  checkConceptDatasets(benchmark, benchmark.spec.tasks, "the task order");
+  checkConceptDatasets(benchmark, evaluate.datasets, "evaluate.datasets");
   return {
     name,
     description: readString(top, "description", ""),
@@ -513,7 +556,7 @@ export function toPipeline(
     benchmark: benchmark.spec,
     method: readMethod(top),
     train: readTrain(top, benchmark),
-    evaluate: readEvaluate(top, benchmark.spec.tasks),
+    evaluate,
     report: readReport(top, context.cwd),
   };
 }

@@ -14,6 +14,7 @@ import {
 } from "../clip/settings.ts";
 import { METHOD_PRESETS } from "../method/config.ts";
 import { MTIL_DATASETS } from "../mtil/benchmark.ts";
+import { CONCEPT_CLASSES, CONCEPT_DATASETS } from "../mtil/concepts/domains.ts";
 
 /** The eleven MTIL datasets, by the names `configs/benchmarks/mtil/` uses. */
 export const DATASET_NAMES = MTIL_DATASETS;
@@ -85,6 +86,15 @@ export type ModelSpec =
     tokenizer: string | null;
   };
 
+/**
+ * How generated benchmark images look: `stripes`, a colour and stripe pattern per class (any
+ * dataset, learnable from scratch); `concepts`, the mini benchmark's classes drawn from the
+ * concept pool the shipped tiny CLIP was pretrained on (src/mtil/concepts/domains.ts).
+ */
+export { CONCEPT_CLASSES, CONCEPT_DATASETS };
+export const SYNTHETIC_IMAGE_KINDS = ["stripes", "concepts"] as const;
+export type SyntheticImageKind = typeof SYNTHETIC_IMAGE_KINDS[number];
+
 /** Where the benchmark's images come from. */
 export type BenchmarkData =
   | { source: "folder"; /** Absolute MTIL data root (torchvision layouts). */ root: string }
@@ -97,6 +107,7 @@ export type BenchmarkData =
     /** Square image side in pixels. */
     size: number;
     seed: number;
+    images: SyntheticImageKind;
   };
 
 export interface BenchmarkSpec {

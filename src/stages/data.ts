@@ -4,6 +4,7 @@
  * readers a real data root goes through. Images are class-distinguishable, so training shows.
  * Its run: run/data.ts.
  */
+import type { SyntheticImageKind } from "../spec/types.ts";
 import { defineStage } from "./common.ts";
 
 export interface DataArgs {
@@ -12,6 +13,8 @@ export interface DataArgs {
   imagesPerClass: number;
   size: number;
   seed: number;
+  /** `concepts`: the mini benchmark's concept drawings; `stripes`: a pattern per class. */
+  images: SyntheticImageKind;
 }
 
 /** The args, datasets sorted: the same set gives the same job. */
