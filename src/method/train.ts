@@ -117,7 +117,7 @@ export interface TrainResult {
 }
 
 /** Same-label pairs are positives: [batch, batch], each row summing to 1. */
-function targetMatrix(labels: readonly number[]): Float32Array {
+export function targetMatrix(labels: readonly number[]): Float32Array {
   const n = labels.length;
   const targets = new Float32Array(n * n);
   for (let i = 0; i < n; i++) {
