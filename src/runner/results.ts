@@ -14,6 +14,8 @@ import type { TableFormat } from "../mtil/tables.ts";
 import { type RunGraph, runSlug } from "../plan/build.ts";
 import { toCanonical } from "../spec/mod.ts";
 import { type RunFigures, runFigures } from "./efficiency.ts";
+import { METRIC_NAMES } from "../mtil/metrics.ts";
+import { acrossSeedsMarkdown, type SweepRunMetrics } from "../mtil/sweep.ts";
 import type { JobResult } from "./types.ts";
 
 /** A run whose results folder was written. */
@@ -179,8 +181,8 @@ function randomSuffix(): string {
 
 /**
  * One line per run of a matrix sweep (its matrix point, Transfer / Average / Last means): the
- * ablation table at a glance, then the efficiency table with one row per run. Each run's folder
- * has the per-dataset tables.
+ * ablation table at a glance, mean ± std per setting when the sweep varies `train.seed`, then the
+ * efficiency table with one row per run. Each run's folder has the per-dataset tables.
  */
 export async function writeSweepSummary(path: string, runs: FinishedRun[]): Promise<void> {
   const lines = [
@@ -189,21 +191,26 @@ export async function writeSweepSummary(path: string, runs: FinishedRun[]): Prom
     "| run | Transfer | Average | Last |",
     "|---|---:|---:|---:|",
   ];
+  const perRun: SweepRunMetrics[] = [];
   for (const { graph, report } of runs) {
     let cells = ["–", "–", "–"];
+    const means: SweepRunMetrics["means"] = {};
     try {
       const metrics = JSON.parse(
         await Deno.readTextFile(join(report.dir, "metrics.json")),
       ) as Record<string, { mean?: number } | undefined>;
-      cells = ["transfer", "average", "last"].map((name) => {
+      cells = METRIC_NAMES.map((name) => {
         const mean = metrics[name]?.mean;
+        if (typeof mean === "number") means[name] = mean;
         return typeof mean === "number" ? mean.toFixed(1) : "–";
       });
     } catch {
       // A report without metrics (evaluate.every_task: false keeps Last only) shows dashes.
     }
     lines.push(`| ${runSlug(graph)} | ${cells.join(" | ")} |`);
+    perRun.push({ point: graph.pipeline.matrixPoint, means });
   }
+  lines.push(...acrossSeedsMarkdown(perRun));
   const efficiency = sweepEfficiencyMarkdown(
     runs.map(({ graph, figures }) => ({ name: runSlug(graph), efficiency: figures.efficiency })),
     { reference: runs[0]!.figures.reference },
