@@ -20,9 +20,9 @@ import {
 import {
   BACKEND_NAMES,
   type BenchmarkData,
+  type BenchmarkSpec,
   CONCEPT_CLASSES,
   CONCEPT_DATASETS,
-  type BenchmarkSpec,
   DATASET_NAMES,
   type DatasetName,
   DEVICE_NAMES,
