@@ -87,6 +87,13 @@ export interface MethodConfig {
   encoders: EncoderName[];
   /** Adapted transformer blocks: "all" or 0-based block indices. */
   blocks: "all" | number[];
+  /**
+   * The method's learning rate as a multiple of the pipeline's (`train.lr`, and `min_lr` with
+   * it); absent = 1. Full fine-tuning moves every pretrained weight where an adapter's update
+   * starts at zero and is scaled by alpha / rank, so it needs a far smaller step: ZSCL trains the
+   * whole CLIP at 1e-5 where adapters train at 1e-3 to 2e-3.
+   */
+  lrScale?: number;
 }
 
 /** The release's settings (arXiv 2601.22828 and Fazhan-cs/DAC). */
@@ -178,6 +185,7 @@ const KEYS = [
   "targets",
   "encoders",
   "blocks",
+  "lr_scale",
 ] as const;
 const AGO_KEYS = ["enabled", "weight", "critical", "current", "past"] as const;
 
@@ -267,6 +275,10 @@ export function parseMethodConfig(
         readNumber(b, `${where}.blocks[${i}]`, { integer: true, min: 0 })
       );
     } else fail(`${where}.blocks`, `expected "all" or a list of block indices`);
+  }
+  if ("lr_scale" in value) {
+    config.lrScale = readNumber(value.lr_scale, `${where}.lr_scale`);
+    if (config.lrScale <= 0) fail(`${where}.lr_scale`, "must be > 0");
   }
   validateMethodConfig(config, where);
   return config;

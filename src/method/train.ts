@@ -5,7 +5,8 @@
  * - texts = the task's template filled with each sample's class name; both encoders run with the
  *   adapters; logits = exp(logit_scale) · cos(text, image) [batch, batch]; same-label pairs are
  *   positives, rows normalised; loss = (CE(text→image) + CE(image→text)) / 2 + weight · AGO;
- * - AdamW (decoupled weight decay), cosine annealing over `iterations` to `minLr`;
+ * - AdamW (decoupled weight decay), cosine annealing over `iterations` to `minLr`, both times the
+ *   method's `lrScale` (full fine-tuning steps far smaller than an adapter);
  * - the backbone and logit_scale frozen (except for full fine-tuning).
  * The model passed in is not modified: the result's `delta` is merged by `applyTaskDelta`.
  */
@@ -230,6 +231,10 @@ export async function trainTask(
     return { delta: emptyDelta([]), losses: [], agoLosses: [], stats: null };
   }
   const labels = checkOptions(fewShot, options);
+  // The method's own step size relative to the pipeline's (full fine-tuning: far smaller). A
+  // preset without lr_scale has none in its params, so its key is unchanged: 1. Asked with `in`,
+  // as the params hold it or not.
+  const lrScale = "lrScale" in method ? method.lrScale ?? 1 : 1;
 
   // What trains, and the linear hook that uses it.
   let working: ClipModel = model;
@@ -281,7 +286,8 @@ export async function trainTask(
         options.template.replaceAll("{}", fewShot.classNames[label]!)
       );
       const tokenIds = options.tokenize(texts);
-      const lr = options.schedule === "constant" ? options.lr : cosineLearningRate(step, options);
+      const lr = lrScale *
+        (options.schedule === "constant" ? options.lr : cosineLearningRate(step, options));
 
       let agoKept: tf.Tensor | null = null;
       const streamed = isStreamed(fewShot)

@@ -240,3 +240,19 @@ Deno.test("full fine-tuning trains on wasm too: the token embedding's gradient n
   disposeModel(model);
   data.pixels.dispose();
 });
+
+Deno.test("a method's lr_scale multiplies the pipeline's learning rate and minimum: 0.5 at lr 0.02 trains exactly as lr 0.01", async () => {
+  await useBackend("cpu");
+  const model = microModel(6);
+  const data = microFewShotSet();
+  const full = loadMethodConfig("full-finetune");
+  const train = (config: MethodConfig, lr: number) =>
+    trainTask(model, data, microTrainOptions(config, { lr, minLr: lr / 10, steps: 4 }));
+  const scaled = await train({ ...full, lrScale: 0.5 }, 0.02);
+  const plain = await train({ ...full, lrScale: undefined }, 0.01);
+  assert.deepEqual(scaled.losses, plain.losses);
+  assert.deepEqual(scaled.delta.dense, plain.delta.dense);
+  assert.ok(full.lrScale !== undefined && full.lrScale < 0.1, "full fine-tuning steps smaller");
+  disposeModel(model);
+  data.pixels.dispose();
+});
