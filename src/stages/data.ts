@@ -4,6 +4,7 @@
  * readers a real data root goes through. Images are class-distinguishable, so training shows.
  * Its run: run/data.ts.
  */
+import { CONCEPT_DRAWINGS_VERSION } from "../mtil/concepts/domains.ts";
 import type { SyntheticImageKind } from "../spec/types.ts";
 import { defineStage } from "./common.ts";
 
@@ -17,13 +18,21 @@ export interface DataArgs {
   images: SyntheticImageKind;
 }
 
-/** The args, datasets sorted: the same set gives the same job. */
-export type SyntheticDataParams = DataArgs & { datasets: string[] };
+/**
+ * The args, datasets sorted (the same set gives the same job), and for concept images the
+ * drawings' version.
+ */
+export type SyntheticDataParams = DataArgs & { datasets: string[]; drawings?: number };
 
 export const dataStage = defineStage<DataArgs, SyntheticDataParams>({
   kind: "data",
   version: 1,
   declare(args) {
-    return { params: { ...args, datasets: [...args.datasets].sort() }, inputs: {} };
+    const params = { ...args, datasets: [...args.datasets].sort() };
+    // Concept drawings carry their version: a change to how classes are drawn rewrites them.
+    if (args.images === "concepts") {
+      return { params: { ...params, drawings: CONCEPT_DRAWINGS_VERSION }, inputs: {} };
+    }
+    return { params, inputs: {} };
   },
 });

@@ -45,8 +45,8 @@ Deno.test("drawClass() is deterministic, draws MNIST in one channel, and framing
     channels: 1,
   });
   assert.equal(digit.length, 28 * 28);
-  // White strokes on black: some pixels bright, most dark.
-  const bright = digit.filter((value) => value > 180).length;
+  // White (blurred) strokes on black: some pixels bright, most dark.
+  const bright = digit.filter((value) => value > 120).length;
   assert.ok(bright > 20 && bright < 28 * 28 / 2, `${bright} bright pixels`);
 });
 

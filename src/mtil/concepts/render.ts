@@ -363,10 +363,15 @@ export function renderScene(paints: readonly Paint[], options: RenderOptions): U
   }
   const noise = options.noise ?? 0;
   if (noise > 0 && options.rng === undefined) throw new RangeError("renderScene: noise needs rng");
-  const pixels = new Uint8Array(canvas.length);
-  for (let i = 0; i < canvas.length; i++) {
-    const value = canvas[i]! + (noise > 0 ? options.rng!.uniform(-noise, noise) : 0);
+  const pixels = Uint8Array.from(canvas, (value) => Math.max(0, Math.min(255, Math.round(value))));
+  if (noise > 0) addNoise(pixels, noise, options.rng!);
+  return pixels;
+}
+
+/** Adds uniform noise of +-`amount` to every byte (clamped to 0-255), in place. */
+export function addNoise(pixels: Uint8Array, amount: number, rng: SeededRng): void {
+  for (let i = 0; i < pixels.length; i++) {
+    const value = pixels[i]! + rng.uniform(-amount, amount);
     pixels[i] = Math.max(0, Math.min(255, Math.round(value)));
   }
-  return pixels;
 }
