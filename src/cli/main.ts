@@ -24,6 +24,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: Co
     summary: "the inference engines and devices this machine has",
     load: () => import("./doctor.ts"),
   },
+  pretrain: {
+    summary: "pretrain the quickstart's tiny CLIP on the concept pool",
+    load: () => import("./pretrain.ts"),
+  },
 };
 
 function usage(): string {
