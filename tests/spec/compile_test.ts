@@ -63,6 +63,7 @@ Deno.test("a minimal spec gets every default of the released protocol", () => {
     imagesPerClass: 10,
     size: 32,
     seed: 0,
+    images: "stripes",
   });
   assert.equal(run.benchmark.orderName, "I");
   assert.deepEqual(run.benchmark.tasks, [...DATASET_NAMES]);
