@@ -10,7 +10,6 @@
  * byte. `--first N` runs only the recipe's first N steps (the schedule unchanged) and writes no
  * weights: a check that this machine reproduces the recorded losses.
  */
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../clip/backend.ts";
 import { type BackendName, isBackendName } from "../clip/settings.ts";
@@ -24,6 +23,7 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import { normalizeUint8 } from "../io/image.ts";
 import { SeededRng } from "../io/rng.ts";
 import { pretrainClip } from "../method/pretrain.ts";
+import { commandOptions } from "./args.ts";
 import { poolCorpus, pretrainingPair } from "../mtil/concepts/pool.ts";
 
 /** The shipped model's recipe: `pretrain.json` records it beside the weights it produced. */
@@ -184,29 +184,17 @@ async function replaceFolder(staging: string, target: string): Promise<void> {
 }
 
 export async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        out: { type: "string", default: DEFAULT_OUT },
-        steps: { type: "string" },
-        first: { type: "string" },
-        backend: { type: "string", default: PRETRAIN_BACKEND },
-        quiet: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const values = commandOptions(args, {
+    options: {
+      out: { type: "string", default: DEFAULT_OUT },
+      steps: { type: "string" },
+      first: { type: "string" },
+      backend: { type: "string", default: PRETRAIN_BACKEND },
+      quiet: { type: "boolean", default: false },
+    },
+    usage: USAGE,
+  });
+  if (typeof values === "number") return values;
   const count = (flag: "steps" | "first") => {
     const text = values[flag];
     if (text === undefined) return undefined;

@@ -102,6 +102,16 @@ function shape(
   };
 }
 
+/** Two equal shapes at x - dx and x + dx (left first). */
+function mirrored(
+  rng: SeededRng,
+  kind: Shape,
+  options: { x: number; y: number; dx: number; size: number; colour: Rgb },
+): Paint[] {
+  const { x, dx, ...rest } = options;
+  return [shape(rng, kind, { ...rest, x: x - dx }), shape(rng, kind, { ...rest, x: x + dx })];
+}
+
 function fill(pattern: Pattern): Paint {
   return { kind: "fill", pattern };
 }
@@ -180,29 +190,19 @@ const CIFAR100: ConceptDomain = {
     ]),
     objectClass("baby", "a pink face with two black eyes", (rng, { x, y }, s) => [
       shape(rng, "circle", { x, y, size: 0.3 * s, colour: COLOURS.pink }),
-      shape(rng, "circle", {
-        x: x - 0.1 * s,
+      ...mirrored(rng, "circle", {
+        x,
         y: y - 0.05 * s,
-        size: 0.045 * s,
-        colour: COLOURS.black,
-      }),
-      shape(rng, "circle", {
-        x: x + 0.1 * s,
-        y: y - 0.05 * s,
+        dx: 0.1 * s,
         size: 0.045 * s,
         colour: COLOURS.black,
       }),
     ]),
     objectClass("bear", "a brown circle with two round ears", (rng, { x, y }, s) => [
-      shape(rng, "circle", {
-        x: x - 0.2 * s,
+      ...mirrored(rng, "circle", {
+        x,
         y: y - 0.2 * s,
-        size: 0.11 * s,
-        colour: COLOURS.brown,
-      }),
-      shape(rng, "circle", {
-        x: x + 0.2 * s,
-        y: y - 0.2 * s,
+        dx: 0.2 * s,
         size: 0.11 * s,
         colour: COLOURS.brown,
       }),
@@ -252,8 +252,13 @@ const CIFAR100: ConceptDomain = {
       }),
     ]),
     objectClass("bicycle", "two black rings side by side", (rng, { x, y }, s) => [
-      shape(rng, "ring", { x: x - 0.2 * s, y: y + 0.05, size: 0.16 * s, colour: COLOURS.black }),
-      shape(rng, "ring", { x: x + 0.2 * s, y: y + 0.05, size: 0.16 * s, colour: COLOURS.black }),
+      ...mirrored(rng, "ring", {
+        x,
+        y: y + 0.05,
+        dx: 0.2 * s,
+        size: 0.16 * s,
+        colour: COLOURS.black,
+      }),
       shape(rng, "bar", { x, y: y - 0.04, size: 0.16 * s, colour: COLOURS.black }),
     ]),
     objectClass("bottle", "a tall green bar with a narrow neck", (rng, { x, y }, s) => [
