@@ -10,7 +10,7 @@
  * step) and losses are read back in order, so a rerun on the same backend gives the same bytes.
  */
 import * as tf from "@tensorflow/tfjs";
-import { type ClipModel, encodeImage, encodeText } from "../clip/model.ts";
+import { type ClipModel, encodeImage, encodeText, textTokens } from "../clip/model.ts";
 import { UserError } from "../errors.ts";
 import { AdamW, cosineLearningRate } from "./optimizer.ts";
 import { modelSlots } from "./slots.ts";
@@ -120,7 +120,7 @@ export async function pretrainClip(
       const tokenIds = options.tokenize(captions);
       const { value, grads } = tf.tidy(() => {
         const images = tf.tensor4d(pixels, [size, 3, imageSize, imageSize]);
-        const tokens = tf.tensor2d(tokenIds, [size, contextLength], "int32");
+        const tokens = textTokens(tokenIds, contextLength); // [size, positions up to the end token]
         const targets = tf.tensor2d(targetMatrix(captionLabels(captions)), [size, size]);
         return tf.variableGrads(
           () =>
