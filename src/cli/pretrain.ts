@@ -44,7 +44,7 @@ export interface PretrainRecipe {
 export const DEFAULT_RECIPE: PretrainRecipe = {
   arch: "clip-tiny",
   seed: 0,
-  steps: 2000,
+  steps: 800,
   batchSize: 128,
   lr: 1e-3,
   minLr: 1e-4,
