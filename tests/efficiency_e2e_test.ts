@@ -1,9 +1,9 @@
 /**
  * The efficiency table and the inference engines end to end, through the CLI: the quickstart's
- * results carry the table made from its own jobs' figures; those figures stay out of every key
- * (another engine, other timings: still cached, and the cached run shows the original figures);
- * ONNX Runtime and TF.js give the quickstart the same accuracies; a sweep's summary has the
- * efficiency columns per run.
+ * results (reduced as tests/quickstart_reduced.ts does) carry the table made from its own jobs'
+ * figures; those figures stay out of every key (another engine, other timings: still cached, and
+ * the cached run shows the original figures); ONNX Runtime and TF.js give the quickstart the same
+ * accuracies; a sweep's summary has the efficiency columns per run.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -13,9 +13,13 @@ import { type RunEfficiency, runEfficiencyFromJson } from "../src/mtil/efficienc
 import { runSlug } from "../src/plan/build.ts";
 import { compileSpec } from "../src/spec/mod.ts";
 import { cli, exists, ranCount, type Sandbox, TINY, withSandbox } from "./cli_sandbox.ts";
+import {
+  QUICKSTART,
+  QUICKSTART_REDUCED_ARGS,
+  QUICKSTART_REDUCTIONS,
+} from "./quickstart_reduced.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
-const QUICKSTART = `${REPO}pipelines/quickstart.yaml`;
 
 interface TimedJob {
   id: string;
@@ -67,9 +71,9 @@ async function accuracies(store: CacheStore, jobs: TimedJob[]): Promise<Record<s
 
 Deno.test("the quickstart: its efficiency table comes from its own jobs' figures, which stay out of the keys; ONNX Runtime and TF.js give equal accuracies", async () => {
   await withSandbox(async (box) => {
-    const onnx = await run(box, QUICKSTART, ["--engine", "onnx"]);
+    const onnx = await run(box, QUICKSTART, [...QUICKSTART_REDUCED_ARGS, "--engine", "onnx"]);
     assert.match(onnx.stdout, /^inference: ONNX Runtime on cpu/m);
-    const pipeline = compileSpec(QUICKSTART, { cwd: REPO }).runs[0]!;
+    const pipeline = compileSpec(QUICKSTART, { cwd: REPO, set: QUICKSTART_REDUCTIONS }).runs[0]!;
     for (const format of [...pipeline.report.formats, "json"]) {
       const file = { md: "efficiency.md", csv: "efficiency.csv", latex: "efficiency.tex" }[
         format as "md"
@@ -104,7 +108,7 @@ Deno.test("the quickstart: its efficiency table comes from its own jobs' figures
 
     // Another engine, and timings that differ by nature: nothing reruns, and the cached run
     // reports the figures of the run that made its jobs.
-    const cached = await run(box, QUICKSTART, ["--engine", "tfjs"]);
+    const cached = await run(box, QUICKSTART, [...QUICKSTART_REDUCED_ARGS, "--engine", "tfjs"]);
     assert.equal(ranCount(cached.stdout), 0);
     assert.doesNotMatch(cached.stdout, /^inference:/m); // nothing infers: no engine is loaded
     assert.equal(cached.efficiencyText, onnx.efficiencyText);
@@ -112,6 +116,7 @@ Deno.test("the quickstart: its efficiency table comes from its own jobs' figures
     // The heads and evaluations again on TF.js: the same keys (the engine is in none), the same
     // accuracies, so the report downstream stays cached.
     const tfjs = await run(box, QUICKSTART, [
+      ...QUICKSTART_REDUCED_ARGS,
       "--engine",
       "tfjs",
       "--force",

@@ -3,28 +3,14 @@
  * the CLI on the shipped pretrained tiny CLIP: what a new user's first run shows must hold.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { computeMetrics, METRIC_NAMES, metricsToJson } from "../src/mtil/metrics.ts";
 import { parseMatrixCsv } from "../src/mtil/matrix.ts";
 import { cli, withSandbox } from "./cli_sandbox.ts";
-
-const QUICKSTART = fileURLToPath(new URL("../pipelines/quickstart.yaml", import.meta.url));
-const REDUCED = [
-  "--set",
-  "benchmark.datasets=[DTD,EuroSAT,Flowers]",
-  "--set",
-  "benchmark.synthetic.images_per_class=8",
-  "--set",
-  "train.steps=6",
-  "--set",
-  "train.iterations=5",
-  "--set",
-  "report.plots=[accuracy-matrix]",
-];
+import { QUICKSTART, QUICKSTART_REDUCED_ARGS } from "./quickstart_reduced.ts";
 
 Deno.test("a reduced quickstart on the shipped CLIP: zero-shot above chance, the paper's tables, metrics from its own matrix", async () => {
   await withSandbox(async (box) => {
-    const run = await cli(box, ["run", QUICKSTART, ...REDUCED]);
+    const run = await cli(box, ["run", QUICKSTART, ...QUICKSTART_REDUCED_ARGS]);
     assert.equal(run.code, 0, run.stderr);
     const folder = `${box.results}/quickstart/default`;
     const csv = await Deno.readTextFile(`${folder}/accuracy_matrix.csv`);
