@@ -60,3 +60,16 @@ const PINNED: Record<string, string> = {
     "04655fc9e2eef89ec53653541eee5eb070d0ad5bd7df09a42f74d846fda7a3a7",
   "report": "e85ddcc2f4739882cb9c4591033549d8f1b3a72b1e9487fad4964a572ca747ac",
 };
+
+Deno.test("executor resources stay out of every job: the same jobs, params and keys with or without them", async () => {
+  const cwd = fileURLToPath(new URL("..", import.meta.url));
+  const plain = await buildRunGraph(compileSpec(TINY, { cwd }).runs[0]!);
+  const set = [
+    "executor.slurm.default={ cpus: 4, mem: 16G, time: '3:00:00', options: [--qos=high] }",
+    "executor.slurm.train={ gpus: 2, partition: gpu }",
+  ];
+  const placed = compileSpec(TINY, { cwd, set }).runs[0]!;
+  assert.equal(placed.executor.slurm.train.gpus, 2);
+  const graph = await buildRunGraph(placed);
+  assert.deepEqual(graph.jobs, plain.jobs);
+});

@@ -3,6 +3,7 @@
  * read field by field; docs/pipelines.md gives the reason for every default here.
  */
 import { type Origin, SpecError } from "./error.ts";
+import { readExecutor } from "./executor.ts";
 import { describe, type MapNode, type SpecNode } from "./node.ts";
 import {
   choiceFrom,
@@ -59,6 +60,7 @@ export const TOP_LEVEL_KEYS = [
   "train",
   "evaluate",
   "report",
+  "executor",
   "matrix",
 ] as const;
 
@@ -558,5 +560,6 @@ export function toPipeline(
     train: readTrain(top, benchmark),
     evaluate,
     report: readReport(top, context.cwd),
+    executor: readExecutor(top),
   };
 }

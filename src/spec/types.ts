@@ -193,6 +193,46 @@ export interface ReportSpec {
   plots: PlotName[];
 }
 
+/**
+ * Stage kinds, as `executor.slurm` names them to give each its own resources (src/stages/mod.ts
+ * defines them; tests/spec/compile_test.ts checks the two lists agree).
+ */
+export const STAGE_KINDS = [
+  "model",
+  "data",
+  "prepare",
+  "fewshot",
+  "train",
+  "merge",
+  "orthogonalize",
+  "head",
+  "evaluate",
+  "report",
+] as const;
+export type StageKind = typeof STAGE_KINDS[number];
+
+/** What one Slurm job asks for: sbatch options (see src/spec/executor.ts). */
+export interface SlurmResources {
+  /** `--cpus-per-task`. */
+  cpus: number;
+  /** `--gpus`; 0 asks for none. */
+  gpus: number;
+  /** `--mem` as Slurm writes it ("32G"), or null: the partition's default. */
+  mem: string | null;
+  /** `--time` as Slurm writes it ("2:00:00"), or null: the partition's default. */
+  time: string | null;
+  /** `--partition`, or null: the cluster's default (`--slurm-partition` wins over both). */
+  partition: string | null;
+  /** Further sbatch options, as written (`--qos=high`). */
+  options: string[];
+}
+
+/** Where and with what jobs run: never part of a job's params or key. */
+export interface ExecutorSpec {
+  /** Each stage kind's Slurm resources: `default` merged with the kind's own entry. */
+  slurm: Record<StageKind, SlurmResources>;
+}
+
 /** One fully resolved run of a pipeline spec. */
 export interface Pipeline {
   /** The spec's `name` (defaults to the file name without `.yaml`). */
@@ -213,6 +253,7 @@ export interface Pipeline {
   train: TrainSpec;
   evaluate: EvaluateSpec;
   report: ReportSpec;
+  executor: ExecutorSpec;
 }
 
 export interface CompileOptions {

@@ -7,8 +7,11 @@ import {
   DATASET_NAMES,
   ORDERS_FILE,
   type Pipeline,
+  STAGE_KINDS,
   toCanonical,
 } from "../../src/spec/mod.ts";
+import { DEFAULT_SLURM_RESOURCES } from "../../src/spec/executor.ts";
+import { STAGES } from "../../src/stages/mod.ts";
 
 const TRAIN_PRESETS = fileURLToPath(new URL("../../configs/train/", import.meta.url));
 
@@ -264,4 +267,54 @@ Deno.test("toCanonical sorts keys at every level and survives a JSON round trip"
   const reordered = reversed({ ...run, train: reversed(run.train) });
   assert.notEqual(JSON.stringify(reordered), JSON.stringify(run));
   assert.equal(JSON.stringify(toCanonical(reordered)), text);
+});
+
+Deno.test("executor.slurm: each stage kind gets default's resources overridden field by field by its own", () => {
+  const spec = `${SYNTHETIC}executor:
+  slurm:
+    default: { cpus: 2, mem: 8g, time: "1:00:00", options: [--qos=normal] }
+    train: { gpus: 1, mem: 32G, time: "2:00:00", partition: gpu }
+    evaluate: { gpus: 1, time: 30 }
+`;
+  const run = onlyRun(compileFiles({ "run.yaml": spec }, "run.yaml"));
+  assert.deepEqual(run.executor.slurm.train, {
+    cpus: 2,
+    gpus: 1,
+    mem: "32G",
+    time: "2:00:00",
+    partition: "gpu",
+    options: ["--qos=normal"],
+  });
+  assert.deepEqual(run.executor.slurm.evaluate, {
+    cpus: 2,
+    gpus: 1,
+    mem: "8G",
+    time: "30",
+    partition: null,
+    options: ["--qos=normal"],
+  });
+  assert.deepEqual(run.executor.slurm.report, {
+    cpus: 2,
+    gpus: 0,
+    mem: "8G",
+    time: "1:00:00",
+    partition: null,
+    options: ["--qos=normal"],
+  });
+  const plain = onlyRun(compileFiles({ "run.yaml": SYNTHETIC }, "run.yaml"));
+  for (const resources of Object.values(plain.executor.slurm)) {
+    assert.deepEqual(resources, DEFAULT_SLURM_RESOURCES);
+  }
+  assert.deepEqual(DEFAULT_SLURM_RESOURCES, {
+    cpus: 1,
+    gpus: 0,
+    mem: null,
+    time: null,
+    partition: null,
+    options: [],
+  });
+});
+
+Deno.test("executor.slurm names exactly the stage kinds the runner knows", () => {
+  assert.deepEqual([...STAGE_KINDS].sort(), Object.keys(STAGES).sort());
 });
