@@ -20,6 +20,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main: Co
   encode: { summary: "CLIP image / text embeddings to .npy", load: () => import("./encode.ts") },
   tokenize: { summary: "CLIP tokenizer to .npy", load: () => import("./tokenize.ts") },
   params: { summary: "count a method's trainable parameters", load: () => import("./params.ts") },
+  job: {
+    summary: "execute one job from its cache record (a cluster or --jobs worker)",
+    load: () => import("./job.ts"),
+  },
   doctor: {
     summary: "the inference engines and devices this machine has",
     load: () => import("./doctor.ts"),

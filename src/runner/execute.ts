@@ -68,6 +68,13 @@ export async function computeLeased(
   }
 }
 
+/** What a process waiting for `holder`'s lock tells its user. */
+export function waitingMessage(holder: HolderInfo | null): string {
+  const who = holder === null ? "another process" : `pid ${holder.pid} on ${holder.host}`;
+  const since = holder === null ? "" : ` (since ${holder.since})`;
+  return `waiting: ${who} is computing it${since}`;
+}
+
 export interface Computed {
   artifact: Artifact;
   /** False when another process computed it while this one waited for the lock. */

@@ -6,6 +6,7 @@
  * The artifact then lands under the same key as if the pipeline run had computed it.
  */
 import type { Job, SourceInput, StageRegistry } from "../cache/job.ts";
+import type { HolderInfo } from "../cache/lock.ts";
 import { readRecord, recordMaterial } from "../cache/record.ts";
 import type { CacheStore, Verification } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
@@ -33,6 +34,8 @@ export interface RecordedJobOptions {
   resources?: ResourcePool;
   progress?: (done: number, total: number, note?: string) => void;
   log?: (line: string) => void;
+  /** Told once when another process holds the key's lock and this one waits for it. */
+  waiting?: (holder: HolderInfo | null) => void;
 }
 
 export async function runRecordedJob(
@@ -106,6 +109,7 @@ export async function runRecordedJob(
       machine: machineSettings(options),
       progress: options.progress ?? (() => {}),
       log: options.log ?? (() => {}),
+      waiting: options.waiting,
     }, pool);
   } finally {
     if (options.resources === undefined) await pool.dispose();

@@ -13,7 +13,7 @@ import { explainMiss } from "../cache/reason.ts";
 import type { Artifact } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
 import { RunInterrupted } from "./errors.ts";
-import { computeLeased, machineSettings, type ResolvedInput } from "./execute.ts";
+import { computeLeased, machineSettings, type ResolvedInput, waitingMessage } from "./execute.ts";
 import { changedSourceFiles, isForced, lookupOnce, sourceDigests } from "./plan.ts";
 import { ResourcePool } from "./resources.ts";
 import type { JobResult, Plan, PlannedJob, RunDisplay, RunOptions, RunSummary } from "./types.ts";
@@ -187,11 +187,7 @@ async function runOne(
     machine: machineSettings(options),
     progress: (done, total, note) => display.jobProgress(job.id, done, total, note),
     log: (line) => display.jobLog(job.id, line),
-    waiting: (holder) => {
-      const who = holder === null ? "another process" : `pid ${holder.pid} on ${holder.host}`;
-      const since = holder === null ? "" : ` (since ${holder.since})`;
-      display.jobLog(job.id, `waiting: ${who} is computing it${since}`);
-    },
+    waiting: (holder) => display.jobLog(job.id, waitingMessage(holder)),
   }, resources);
   plan.verdicts.set(key, { found: true, artifact: computed.artifact });
   artifacts.set(job.id, computed.artifact);
