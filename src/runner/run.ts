@@ -7,14 +7,12 @@
  * (execute.ts): under the key's lock, into a temporary folder that becomes the artifact in one
  * rename; a failed, interrupted or killed job leaves no artifact.
  */
-import type { RerunReason, SourceInput, StageRegistry } from "../cache/job.ts";
-import { jobKey, type KeyMaterial } from "../cache/key.ts";
-import { explainMiss } from "../cache/reason.ts";
+import type { SourceInput, StageRegistry } from "../cache/job.ts";
 import type { Artifact } from "../cache/store.ts";
 import { UserError } from "../errors.ts";
 import { RunInterrupted } from "./errors.ts";
-import { computeLeased, machineSettings, type ResolvedInput, waitingMessage } from "./execute.ts";
-import { changedSourceFiles, isForced, lookupOnce, sourceDigests } from "./plan.ts";
+import { decideJob, jobResult, recordIndex } from "./decide.ts";
+import { computeLeased, machineSettings, waitingMessage } from "./execute.ts";
 import { ResourcePool } from "./resources.ts";
 import type { JobResult, Plan, PlannedJob, RunDisplay, RunOptions, RunSummary } from "./types.ts";
 
@@ -99,70 +97,13 @@ async function runOne(
   artifacts: Map<string, Artifact>,
   { plan, stages, display, position, options, resources }: RunOneContext,
 ): Promise<JobResult> {
-  const t0 = performance.now();
+  const since = performance.now();
   const job = planned.job;
-  const store = plan.store;
-  const inputs: Record<string, ResolvedInput> = {};
-  const digests: Record<string, string> = {};
-  for (const [name, upstreamId] of Object.entries(job.inputs)) {
-    const upstream = artifacts.get(upstreamId);
-    if (upstream === undefined) throw new Error(`${job.id}: input ${upstreamId} has not run`);
-    const digest = upstream.manifest.digest;
-    inputs[name] = {
-      dir: upstream.dir,
-      digest,
-      manifest: upstream.manifest,
-      key: upstream.key,
-      job: upstreamId,
-    };
-    digests[name] = digest;
-  }
-  // Stat the sources again: they may have changed since the plan (stat only when they did not).
-  const sourcesNow = Object.keys(job.sources).length === 0 ? {} : await sourceDigests(store, job);
-  const material: KeyMaterial = {
-    kind: job.kind,
-    version: job.version,
-    params: job.params,
-    inputs: digests,
-    sources: sourcesNow,
-  };
-  const key = jobKey(material, `job ${job.id} params`);
-  plan.lease?.register([key]);
-  const forced = isForced(job, plan.force);
-  const result = (
-    artifact: Artifact,
-    status: "cached" | "ran",
-    why?: { reason: RerunReason; detail: string },
-  ) => ({
-    id: job.id,
-    kind: job.kind,
-    status,
-    ...why,
-    key,
-    digest: artifact.manifest.digest,
-    dir: artifact.dir,
-    seconds: (performance.now() - t0) / 1000,
-    runSeconds: artifact.manifest.timings.seconds,
-  });
-  let reason: RerunReason = "FORCED";
-  let detail = "forced";
-  if (!forced) {
-    const lookup = planned.key === key && planned.artifact !== undefined
-      ? { found: true as const, artifact: planned.artifact }
-      : await lookupOnce(plan, key);
-    const previous = await store.readIndex(job.kind, job.id);
-    if (lookup.found) {
-      artifacts.set(job.id, lookup.artifact);
-      if (previous?.key !== key) {
-        await recordIndex(plan, { material, key, artifact: lookup.artifact, job });
-      }
-      return result(lookup.artifact, "cached");
-    }
-    const changedFiles = await changedSourceFiles(store, previous, sourcesNow);
-    ({ reason, detail } = explainMiss(previous, material, {
-      problem: lookup.problem,
-      changedFiles,
-    }));
+  const decided = await decideJob(planned, artifacts, plan);
+  const { key, reason, detail } = decided;
+  if (decided.cached !== undefined) {
+    artifacts.set(job.id, decided.cached);
+    return jobResult(decided, decided.cached, { status: "cached", since });
   }
   display.jobStart(job.id, { ...position, reason, detail });
   const stage = stages[job.kind];
@@ -170,18 +111,18 @@ async function runOne(
   const sources: Record<string, SourceInput> = Object.fromEntries(
     Object.entries(job.sources).map(([name, spec]) => [
       name,
-      { path: spec.path, digest: sourcesNow[name]! },
+      { path: spec.path, digest: decided.sources[name]! },
     ]),
   );
   const computed = await computeLeased({
-    store,
+    store: plan.store,
     stage,
     job,
     key,
-    material,
-    inputs,
+    material: decided.material,
+    inputs: decided.inputs,
     sources,
-    forced,
+    forced: decided.forced,
     verify: plan.verify,
     signal: options.signal,
     machine: machineSettings(options),
@@ -192,27 +133,11 @@ async function runOne(
   plan.verdicts.set(key, { found: true, artifact: computed.artifact });
   artifacts.set(job.id, computed.artifact);
   if (!computed.computed) {
-    await recordIndex(plan, { material, key, artifact: computed.artifact, job });
-    return result(computed.artifact, "cached", { reason, detail: "computed by another process" });
+    await recordIndex(plan, decided, computed.artifact);
+    const detail = "computed by another process";
+    return jobResult(decided, computed.artifact, { status: "cached", reason, detail, since });
   }
-  return result(computed.artifact, "ran", { reason, detail });
-}
-
-async function recordIndex(
-  plan: Plan,
-  entry: { material: KeyMaterial; key: string; artifact: Artifact; job: PlannedJob["job"] },
-): Promise<void> {
-  const { job, material, key, artifact } = entry;
-  await plan.store.writeIndex({
-    kind: job.kind,
-    jobId: job.id,
-    key,
-    version: job.version,
-    params: job.params,
-    inputs: material.inputs,
-    sources: material.sources,
-    digest: artifact.manifest.digest,
-  });
+  return jobResult(decided, computed.artifact, { status: "ran", reason, detail, since });
 }
 
 /** A display that shows nothing (tests, library use). */
