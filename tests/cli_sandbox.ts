@@ -89,3 +89,37 @@ export async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+/** Reads `stream` until `pattern` appears; returns what was read. The rest is drained. */
+export async function waitFor(
+  stream: ReadableStream<Uint8Array>,
+  pattern: RegExp,
+): Promise<{ seen: string; rest: Promise<string> }> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!pattern.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  const rest = (async () => {
+    let more = "";
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) return more;
+      more += value;
+    }
+  })();
+  return { seen, rest };
+}
+
+/** What a run must not leave in the cache: temporary output, locks, run registrations. */
+export async function leftovers(box: Sandbox): Promise<string[]> {
+  const found: string[] = [];
+  for (const dir of ["tmp", "locks", "runs"]) {
+    for await (const entry of Deno.readDir(`${box.cache}/${dir}`)) {
+      found.push(`${dir}/${entry.name}`);
+    }
+  }
+  return found;
+}

@@ -6,11 +6,13 @@ import assert from "node:assert/strict";
 import {
   cli,
   exists,
+  leftovers,
   ranCount,
   type Sandbox,
   sandbox,
   spawnCli,
   TINY,
+  waitFor,
   withSandbox,
 } from "./cli_sandbox.ts";
 import { cudaProviderMissing } from "../src/clip/onnx/runtime.ts";
@@ -37,39 +39,6 @@ function start(box: Sandbox, args: string[]) {
     stdout: new TextDecoder().decode(output.stdout),
     stderr: new TextDecoder().decode(output.stderr),
   }));
-}
-
-/** Reads `stream` until `pattern` appears; returns what was read. The rest is drained. */
-async function waitFor(
-  stream: ReadableStream<Uint8Array>,
-  pattern: RegExp,
-): Promise<{ seen: string; rest: Promise<string> }> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!pattern.test(seen)) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    seen += value;
-  }
-  const rest = (async () => {
-    let more = "";
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) return more;
-      more += value;
-    }
-  })();
-  return { seen, rest };
-}
-
-async function leftovers(box: Sandbox): Promise<string[]> {
-  const found: string[] = [];
-  for (const dir of ["tmp", "locks", "runs"]) {
-    for await (const entry of Deno.readDir(`${box.cache}/${dir}`)) {
-      found.push(`${dir}/${entry.name}`);
-    }
-  }
-  return found;
 }
 
 Deno.test("two identical runs at once compute each job once, both succeed and give identical results", async () => {

@@ -1,15 +1,16 @@
 /**
  * `deno task job KEY [--cache DIR] [--backend B] [--engine E] [--device D] [--force] [--verify]
- * [--progress-ms N]`: the worker. Executes exactly one job from its record in the cache (`<cache>/jobs/<KEY>.json`, which
- * the driver writes before it starts the worker) into the cache, under the key's lock, and prints
- * what happens as one event per line (src/runner/worker_protocol.ts). A Slurm job runs this; so
- * does each process of a local `run --jobs N`, as `deno task job --serve`, which reads requests
- * (`{"key":…,"force":false}`) from stdin, one per line, and keeps its model states and inference
- * sessions between them (a pool of its own, freed when it exits).
+ * [--progress-ms N]`: the worker. Executes exactly one job from its record in the cache
+ * (`<cache>/jobs/<KEY>.json`, which the driver writes before it starts the worker) into the cache,
+ * under the key's lock, and prints what happens as one event per line
+ * (src/runner/worker_protocol.ts). A Slurm job runs this; so does each process of a local
+ * `run --jobs N`, as `deno task job --serve`, which reads requests (`{"key":…,"force":false}`)
+ * from stdin, one per line, and keeps its model states and inference sessions between them (a
+ * pool of its own, freed when it exits).
  *
- * The machine settings come as the driver was given them, not as it resolved them: `--backend auto`
- * and `--engine auto --device auto` are resolved here, on the machine that runs the job, and an
- * explicit engine or device this machine lacks fails the job with exit 2.
+ * The machine settings are not in the record (they are in no key): the driver passes them on the
+ * command line, for a Slurm job as it was given them, so that `auto` is resolved on the node that
+ * runs the job; an explicit engine or device the node lacks fails the job with exit 2.
  *
  * Exit codes: 0 done (computed, or found computed by another process), 1 the job failed, 2 usage,
  * 130 / 143 interrupted (SIGINT / SIGTERM, as Slurm sends at `scancel` or a time limit): the job's

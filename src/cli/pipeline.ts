@@ -8,6 +8,10 @@ export interface PipelineFlags extends PipelineRequest {
   engine?: string;
   device?: string;
   results?: string;
+  executor?: string;
+  jobs?: string;
+  maxJobs?: string;
+  slurmPartition?: string;
 }
 
 export const PIPELINE_OPTIONS = {
@@ -63,6 +67,10 @@ export function parsePipelineArgs<Extra extends Record<string, { type: "string" 
     engine: values.engine as string | undefined,
     device: values.device as string | undefined,
     results: values.results as string | undefined,
+    executor: values.executor as string | undefined,
+    jobs: values.jobs as string | undefined,
+    maxJobs: values["max-jobs"] as string | undefined,
+    slurmPartition: values["slurm-partition"] as string | undefined,
     verify: values.verify === true,
   };
 }

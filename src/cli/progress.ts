@@ -30,7 +30,12 @@ interface Running {
   /** When progress first moved, and at which count: the rate excludes setup time before it. */
   firstAt?: number;
   firstDone?: number;
+  /** When its last progress line was written (plain display). */
+  lastLine: number;
 }
+
+/** Running jobs the terminal block shows at most (a wide parallel run has more). */
+const SHOWN_RUNNING = 4;
 
 export function createProgressDisplay(options: ProgressDisplayOptions = {}): RunDisplay {
   const encoder = new TextEncoder();
@@ -41,7 +46,8 @@ export function createProgressDisplay(options: ProgressDisplayOptions = {}): Run
   const columns = options.columns ?? terminalColumns();
   let startedAt = now();
   let ids: string[] = [];
-  let running: Running | null = null;
+  // Several at once with a parallel executor (`--jobs N`, Slurm).
+  const running = new Map<string, Running>();
   let lastEmit = -Infinity;
   let drawnLines = 0;
   const finished: string[] = [];
@@ -67,18 +73,20 @@ export function createProgressDisplay(options: ProgressDisplayOptions = {}): Run
     text += above;
     const block: string[] = [];
     const elapsed = formatDuration((now() - startedAt) / 1000);
-    const position = counts.ran + counts.cached + (running ? 1 : 0);
+    const position = counts.ran + counts.cached + running.size;
     block.push(
       `rankone ${position}/${ids.length} jobs · ${counts.ran} ran · ${counts.cached} cached · ${elapsed}`,
     );
     for (const line of finished.slice(-3)) block.push(`  ✓ ${line}`);
-    if (running) {
+    const shown = [...running.values()].slice(0, SHOWN_RUNNING);
+    for (const job of shown) {
       const width = Math.max(10, Math.min(30, columns - 60));
-      const filled = running.total > 0 ? Math.round((running.done / running.total) * width) : 0;
+      const filled = job.total > 0 ? Math.round((job.done / job.total) * width) : 0;
       const bar = "█".repeat(Math.min(width, filled)) + "░".repeat(Math.max(0, width - filled));
-      block.push(`  ▸ ${running.label}`);
-      block.push(`    ${bar} ${progressText(running)}`);
+      block.push(`  ▸ ${job.label}`);
+      block.push(`    ${bar} ${progressText(job)}`);
     }
+    if (running.size > shown.length) block.push(`  ▸ and ${running.size - shown.length} more`);
     text += block.map((line) => `${clip(line)}\n`).join("");
     drawnLines = block.length;
     write(text);
@@ -97,34 +105,34 @@ export function createProgressDisplay(options: ProgressDisplayOptions = {}): Run
     },
     jobStart(id, info) {
       const label = `[${info.index}/${info.total}] ${id}`;
-      running = { id, label, startedAt: now(), done: 0, total: 0 };
+      running.set(id, { id, label, startedAt: now(), done: 0, total: 0, lastLine: -Infinity });
       line(`${label}: run (${info.reason}: ${info.detail})`);
     },
     jobProgress(id, done, total, note) {
-      if (running?.id !== id) return;
-      if (running.firstAt === undefined) {
-        running.firstAt = now();
-        running.firstDone = done;
+      const job = running.get(id);
+      if (job === undefined) return;
+      if (job.firstAt === undefined) {
+        job.firstAt = now();
+        job.firstDone = done;
       }
-      running.done = done;
-      running.total = total;
-      running.note = note;
-      if (now() - lastEmit < throttle && done < total) return;
-      if (tty) redraw();
-      else {
-        write(`${running.label}: ${progressText(running)}\n`);
-        lastEmit = now();
+      job.done = done;
+      job.total = total;
+      job.note = note;
+      if (tty) {
+        if (now() - lastEmit >= throttle || done >= total) redraw();
+      } else if (now() - job.lastLine >= throttle || done >= total) {
+        write(`${job.label}: ${progressText(job)}\n`);
+        job.lastLine = now();
       }
     },
     jobLog(id, text) {
-      line(`${running?.id === id ? running.label : id}: ${text}`);
+      line(`${running.get(id)?.label ?? id}: ${text}`);
     },
     jobEnd(result: JobResult, info) {
       if (result.status === "cached") {
         counts.cached++;
         // Another process computed it while this one waited for its lock.
-        if (running?.id === result.id) {
-          running = null;
+        if (running.delete(result.id)) {
           line(`[${info.index}/${info.total}] ${result.id}: ${result.detail ?? "cached"}`);
           return;
         }
@@ -132,7 +140,7 @@ export function createProgressDisplay(options: ProgressDisplayOptions = {}): Run
         return;
       }
       counts.ran++;
-      running = null;
+      running.delete(result.id);
       const text = `[${info.index}/${info.total}] ${result.id}: done in ${
         formatDuration(result.seconds)
       } (${result.digest.slice(0, 12)})`;
@@ -144,7 +152,7 @@ export function createProgressDisplay(options: ProgressDisplayOptions = {}): Run
       const text = `${state}: ${summary.ran} ran, ${summary.cached} cached in ${
         formatDuration(summary.seconds)
       }`;
-      running = null;
+      running.clear();
       if (tty) {
         redraw();
         write(`${text}\n`);

@@ -12,7 +12,6 @@
  */
 import { join, resolve } from "node:path";
 import { CacheStore } from "../cache/store.ts";
-import { useBackend } from "../clip/backend.ts";
 import { describeEngineChoice } from "../clip/encoder.ts";
 import {
   type BackendName,
@@ -26,16 +25,16 @@ import { RunInterrupted } from "../runner/errors.ts";
 import { resolveRunInference } from "../runner/inference.ts";
 import { compilePipeline, planPipeline } from "../runner/pipeline.ts";
 import { type FinishedRun, writeRunResults, writeSweepSummary } from "../runner/results.ts";
-import { runJobs } from "../runner/run.ts";
 import { interruptOnSignals } from "../runner/signals.ts";
 import type { JobResult } from "../runner/types.ts";
+import { executePlan, EXECUTION_OPTIONS, EXECUTION_USAGE, parseExecution } from "./execution.ts";
 import { parsePipelineArgs, type PipelineFlags } from "./pipeline.ts";
 import { createHashProgress, createProgressDisplay } from "./progress.ts";
 
 const USAGE = "usage: deno task run FILE [--set a.b=value]... [--var NAME=value]... " +
   "[--force ID|KIND|GLOB]... [--until ID|KIND] [--backend auto|cpu|wasm|webgpu|tensorflow|" +
   `tensorflow-gpu] [--engine ${ENGINE_NAMES.join("|")}] [--device ${DEVICE_NAMES.join("|")}] ` +
-  "[--results DIR] [--verify] [--debug]";
+  `[--results DIR] ${EXECUTION_USAGE} [--verify] [--debug]`;
 
 function isOneOf(choices: readonly string[], value: string | undefined): boolean {
   return value === undefined || choices.includes(value);
@@ -60,6 +59,7 @@ export async function main(args: string[]): Promise<number> {
       engine: { type: "string" },
       device: { type: "string" },
       results: { type: "string" },
+      ...EXECUTION_OPTIONS,
     },
   });
   if (typeof flags === "number") return flags;
@@ -72,6 +72,11 @@ export async function main(args: string[]): Promise<number> {
       console.error(`--${flag} ${flags[flag]}: expected one of ${choices.join(", ")}\n${USAGE}`);
       return 2;
     }
+  }
+  const execution = parseExecution(flags);
+  if ("problem" in execution) {
+    console.error(`${execution.problem}\n${USAGE}`);
+    return 2;
   }
   // A bad spec fails here, before anything is started or written.
   const compiled = await compilePipeline(flags);
@@ -100,17 +105,19 @@ export async function main(args: string[]): Promise<number> {
     });
     // A matrix sweep shares jobs between its runs: one backend and one engine for all of them.
     const first = graphs[0]!.pipeline;
-    const backend = await useBackend((flags.backend ?? first.backend) as BackendName);
     const inference = inferenceSetting(flags, first.inference);
-    // Before any job runs: an explicit engine or device this machine lacks exits 2 here.
-    const engine = await resolveRunInference(plan, inference, { until: flags.until });
-    if (engine !== null) console.log(`inference: ${describeEngineChoice(engine)}`);
-    const summary = await runJobs(plan, {
-      until: flags.until,
-      display: createProgressDisplay(),
-      signal: interrupt.signal,
-      backend,
+    if (execution.executor === "local") {
+      // Before any job runs: an explicit engine or device this machine lacks exits 2 here. A
+      // Slurm job resolves the setting on its node, as it resolves `backend: auto`.
+      const engine = await resolveRunInference(plan, inference, { until: flags.until });
+      if (engine !== null) console.log(`inference: ${describeEngineChoice(engine)}`);
+    }
+    const { summary, backend } = await executePlan(plan, {
+      execution,
+      graphs,
+      backend: (flags.backend ?? first.backend) as BackendName,
       inference,
+      options: { until: flags.until, display: createProgressDisplay(), signal: interrupt.signal },
     });
     console.log(
       `${summary.ran} jobs ran, ${summary.cached} cached, ${summary.seconds.toFixed(1)} s ` +
