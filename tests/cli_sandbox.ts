@@ -90,14 +90,18 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Reads `stream` until `pattern` appears; returns what was read. The rest is drained. */
+/**
+ * Reads `stream` until `pattern` appears (or `pattern(text so far)` holds); returns what was read.
+ * The rest is drained.
+ */
 export async function waitFor(
   stream: ReadableStream<Uint8Array>,
-  pattern: RegExp,
+  pattern: RegExp | ((seen: string) => boolean),
 ): Promise<{ seen: string; rest: Promise<string> }> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  const found = typeof pattern === "function" ? pattern : (text: string) => pattern.test(text);
   let seen = "";
-  while (!pattern.test(seen)) {
+  while (!found(seen)) {
     const { value, done } = await reader.read();
     if (done) break;
     seen += value;

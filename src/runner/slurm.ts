@@ -43,6 +43,9 @@ const ENDED = new Set([
   "TIMEOUT",
 ]);
 
+/** The state of a job squeue no longer knows (finished longer ago than its MinJobAge). */
+const GONE = "gone from the queue";
+
 /** Pending reasons that only mean "waiting its turn": others are worth telling the user. */
 const ORDINARY_REASONS = new Set(["None", "Priority", "Resources", "BeginTime", "Dependency"]);
 
@@ -62,9 +65,9 @@ export interface SlurmOptions {
   verify: boolean;
   /** Deno on the nodes: $RANKONE_DENO, else this process's own executable. */
   deno?: string;
-  /** How often job logs are read (ms). */
+  /** How often job logs are read (ms; 500). */
   tailMs?: number;
-  /** How often `squeue` is asked (ms). */
+  /** How often `squeue` is asked (ms; 5000). */
   squeueMs?: number;
 }
 
@@ -181,7 +184,7 @@ export class SlurmExecutor implements JobExecutor {
       if (this.polling) return;
       this.polling = true;
       this.poll().finally(() => (this.polling = false));
-    }, this.options.tailMs ?? 1000);
+    }, this.options.tailMs ?? 500);
   }
 
   private stopPolling(): void {
@@ -212,9 +215,9 @@ export class SlurmExecutor implements JobExecutor {
       // Ended, or gone from the queue: whatever it wrote last is in its log now.
       await this.readLog(job);
       if (!this.submitted.has(job.slurmId)) continue;
-      job.state = found?.state ?? "ENDED";
+      job.state = found?.state ?? GONE;
       job.node = found?.node || job.node;
-      const silent = job.started ? "it ended without a word in its log" : "it never started";
+      const silent = job.started ? "it ended without a word in its log" : "it was not started";
       this.fail(job, job.text.at(-1) ?? silent);
     }
   }
@@ -306,12 +309,12 @@ export class SlurmExecutor implements JobExecutor {
 
   private fail(job: Submitted, why: string): void {
     this.submitted.delete(job.slurmId);
-    const where = [job.state === "RUNNING" || job.state === "PENDING" ? "" : job.state, job.node]
-      .filter((part) => part !== "").join(" on ");
+    const state = ENDED.has(job.state) || job.state === GONE ? ` (${job.state})` : "";
+    const node = job.node === "" ? "" : ` on ${job.node}`;
     job.reject(
       new UserError(
-        `${job.request.job.id} failed in Slurm job ${job.slurmId}` +
-          `${where === "" ? "" : ` (${where})`}: ${why}; log: ${job.started ? job.log : "none"}`,
+        `${job.request.job.id} failed in Slurm job ${job.slurmId}${state}${node}: ${why}; ` +
+          `log: ${job.started ? job.log : "none (it never started)"}`,
       ),
     );
   }
