@@ -16,6 +16,9 @@
  *   build the jobs, plan them against an empty cache), and what it loads (local modules, npm
  *   packages, and of those the tensor, image and plotting libraries). With `--against PATH` another
  *   checkout's `src/cli/main.ts` is timed too, the two taking turns so that both see the same load.
+ * - parallelLocal: the quickstart ablations matrix from an empty cache with `--jobs 1` and with
+ *   `--jobs 2` (interleaved, so both see the same load), its wall-clock ratio, and whether the
+ *   two give the same results byte for byte (but for what they measure: speeds, timings).
  * The previous recorded cached-pipeline figure is kept beside the new one. `--only` runs some of
  * the cases and keeps the others' recorded figures.
  *
@@ -25,9 +28,10 @@
  *
  *   deno run -A bench/runner.ts [--quick] [--scale 0.02] [--files 100000] [--out FILE]
  *     [--cli PATH] [--baseline FILE --baseline-label TEXT]
- *     [--only synthetic,pipeline,folders,quickstart,hashing,plan] [--against PATH --against-label TEXT]
+ *     [--only synthetic,pipeline,folders,quickstart,hashing,plan,parallel]
+ *     [--against PATH --against-label TEXT]
  */
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import type { Job, JobContext, StageRegistry } from "../src/cache/job.ts";
@@ -37,6 +41,7 @@ import { CacheStore } from "../src/cache/store.ts";
 import { writeSyntheticMtil } from "../src/mtil/synthetic.ts";
 import { writeWeightsFolder } from "../tests/folder_fixture.ts";
 import { isRunOnlyPackage, loadedGraph } from "../tests/module_graph.ts";
+import { ABLATIONS, REDUCED, resultFiles } from "../tests/ablations.ts";
 import { planJobs } from "../src/runner/plan.ts";
 import { runJobs } from "../src/runner/run.ts";
 
@@ -584,6 +589,60 @@ export async function benchPlanCommand(
   }
 }
 
+export interface ParallelBench {
+  spec: string;
+  set: string[];
+  jobs: number;
+  /** Wall seconds of each whole `deno task run` from an empty cache, one job at a time. */
+  jobs1Seconds: number[];
+  /** The same with `--jobs 2`. */
+  jobs2Seconds: number[];
+  /** Median of --jobs 2 over median of --jobs 1. */
+  ratio: number;
+  /** Whether the results of the two were the same, byte for byte (tests/ablations.ts). */
+  identicalResults: boolean;
+  cpus: number;
+  loadAverage: number[];
+}
+
+/**
+ * A matrix run from an empty cache with `--jobs 1` and `--jobs 2`, as whole processes, repeated
+ * in turns so that both see the machine's load alike.
+ */
+export async function benchParallelLocal(
+  options: { repeats: number; spec: string; set: string[] },
+): Promise<ParallelBench> {
+  const runOnce = (jobs: number) =>
+    withPipelineRuns({ spec: options.spec }, async (runs) => {
+      const { seconds, text } = await runs.runOnce([...options.set, "--jobs", String(jobs)]);
+      return { seconds, jobs: jobsRan(text), files: await resultFiles(runs.results) };
+    });
+  const jobs1Seconds: number[] = [];
+  const jobs2Seconds: number[] = [];
+  let identicalResults = true;
+  let jobs = 0;
+  for (let i = 0; i < options.repeats; i++) {
+    const one = await runOnce(1);
+    const two = await runOnce(2);
+    jobs1Seconds.push(one.seconds);
+    jobs2Seconds.push(two.seconds);
+    jobs = one.jobs;
+    identicalResults &&= JSON.stringify(one.files) === JSON.stringify(two.files) &&
+      Object.keys(one.files).length > 0;
+  }
+  return {
+    spec: relative(fileURLToPath(new URL("..", import.meta.url)), options.spec),
+    set: options.set,
+    jobs,
+    jobs1Seconds,
+    jobs2Seconds,
+    ratio: median(jobs2Seconds) / median(jobs1Seconds),
+    identicalResults,
+    cpus: navigator.hardwareConcurrency,
+    loadAverage: Deno.loadavg(),
+  };
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -621,7 +680,15 @@ function baselineFigures(old: Record<string, { medianSeconds?: number; coldSecon
 }
 
 /** The cases `--only` can name. */
-const CASES = ["synthetic", "pipeline", "folders", "quickstart", "hashing", "plan"] as const;
+const CASES = [
+  "synthetic",
+  "pipeline",
+  "folders",
+  "quickstart",
+  "hashing",
+  "plan",
+  "parallel",
+] as const;
 
 const FIELD_OF_CASE = {
   synthetic: "syntheticGraph",
@@ -630,6 +697,7 @@ const FIELD_OF_CASE = {
   hashing: "firstSightHashing",
   quickstart: "quickstart",
   plan: "planCommand",
+  parallel: "parallelLocal",
 } as const;
 
 /** The recorded file's figures, to keep those `--only` does not measure again. */
@@ -699,6 +767,13 @@ export async function main(args: string[]): Promise<number> {
       "plan",
       () => benchPlanCommand({ repeats: values.quick ? 1 : 7, checkouts: planCheckouts }),
     ),
+    // This checkout's CLI always: another one may predate --jobs.
+    parallelLocal: await run("parallel", () =>
+      benchParallelLocal({
+        repeats: values.quick ? 1 : 2,
+        spec: ABLATIONS,
+        set: values.quick ? REDUCED : [],
+      })),
   };
   const baseline = values.baseline === undefined ? null : {
     label: values["baseline-label"] ?? values.baseline,
