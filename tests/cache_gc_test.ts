@@ -149,3 +149,25 @@ Deno.test("gc removes file lists of source digests no job uses any more, after a
     assert.equal(await Deno.stat(fresh).then(() => true), true);
   });
 });
+
+Deno.test("gc removes a cluster job's log an hour after its artifact exists, a failed job's after a week", async () => {
+  await withCache(async (store) => {
+    const summary = await run(store);
+    const done = summary.results[0]!.key;
+    const failed = "f".repeat(64);
+    const doneLog = join(store.logsDir, `${done}.101.log`);
+    const failedLog = join(store.logsDir, `${failed}.102.log`);
+    for (const path of [doneLog, failedLog]) await Deno.writeTextFile(path, "job {}\n");
+    const later = (hours: number) => new Date(Date.now() + hours * 3_600_000);
+    const logs = async (hours: number) =>
+      (await collectGarbage(store, { now: later(hours), dryRun: true })).removed
+        .filter((removal) => removal.what === "log").map((removal) => removal.path);
+    assert.deepEqual(await logs(0.5), []);
+    assert.deepEqual(await logs(2), [doneLog]);
+    assert.deepEqual((await logs(7 * 24 + 1)).sort(), [doneLog, failedLog].sort());
+    await collectGarbage(store, { now: later(2) });
+    assert.deepEqual([...Deno.readDirSync(store.logsDir)].map((entry) => entry.name), [
+      `${failed}.102.log`,
+    ]);
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * Listing and reclaiming the cache. `collectGarbage` always removes temp leftovers of crashed or
- * killed runs (their writer is gone), locks and run registrations of dead processes, and
- * artifacts that fail verification; on request also artifacts unused for N days and artifacts no
+ * killed runs (their writer is gone), locks and run registrations of dead processes, artifacts
+ * that fail verification, and cluster jobs' logs once done with (see `oldWorkerLogs`); on request also artifacts unused for N days and artifacts no
  * job identity's index entry points to any more. It never removes an artifact a live run has
  * registered (used or written) or one whose key is locked: it takes the key's lock itself while
  * removing, and checks the registrations again after moving the artifact aside.
@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { HOST, PROCESS_START, processAlive } from "./host.ts";
 import { liveRunKeys } from "./lock.ts";
 import { recordPath } from "./record.ts";
-import { type Artifact, type CacheStore, removeTree, type Verification } from "./store.ts";
+import { type Artifact, type CacheStore, exists, removeTree, type Verification } from "./store.ts";
 
 export interface ArtifactInfo {
   key: string;
@@ -73,7 +73,7 @@ export interface GcOptions {
 }
 
 export interface Removal {
-  what: "temp" | "corrupt" | "unused" | "unreachable" | "file list";
+  what: "temp" | "corrupt" | "unused" | "unreachable" | "file list" | "log";
   path: string;
   bytes: number;
   detail: string;
@@ -104,9 +104,9 @@ export async function collectGarbage(store: CacheStore, options: GcOptions): Pro
       : await removeArtifact(store, info.key);
     (gone ? removed : kept).push(candidate);
   }
-  for (const tree of await unusedTrees(store)) {
-    removed.push(tree);
-    if (!dryRun) await Deno.remove(tree.path).catch(() => {});
+  for (const file of [...await unusedTrees(store), ...await oldWorkerLogs(store, now)]) {
+    removed.push(file);
+    if (!dryRun) await Deno.remove(file.path).catch(() => {});
   }
   if (!dryRun) await removeDeadLocks(store);
   return { removed, kept, bytes: removed.reduce((sum, r) => sum + r.bytes, 0), dryRun };
@@ -202,6 +202,26 @@ async function unusedTrees(store: CacheStore): Promise<Removal[]> {
     const info = await Deno.stat(path).catch(() => null);
     if (info === null || Date.now() - (info.mtime?.getTime() ?? 0) < 3_600_000) continue;
     found.push({ what: "file list", path, bytes: info.size, detail: `trees/${item.name}` });
+  }
+  return found;
+}
+
+/**
+ * Cluster jobs' logs (`logs/<key>.<slurm job id>.log`) whose job's artifact exists, once an hour
+ * old (the job's own lines are in the artifact's log.txt), and any a week old (a failure's log
+ * stays that long for its reader).
+ */
+async function oldWorkerLogs(store: CacheStore, now: Date): Promise<Removal[]> {
+  const found: Removal[] = [];
+  for await (const item of Deno.readDir(store.logsDir)) {
+    const path = join(store.logsDir, item.name);
+    const info = await Deno.stat(path).catch(() => null);
+    if (!item.isFile || info === null) continue;
+    const age = now.getTime() - (info.mtime?.getTime() ?? 0);
+    const key = item.name.split(".")[0]!;
+    const done = age > 3_600_000 && await exists(store.artifactRoot(key));
+    if (!done && age < 7 * 86_400_000) continue;
+    found.push({ what: "log", path, bytes: info.size, detail: `logs/${item.name}` });
   }
   return found;
 }

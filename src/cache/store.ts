@@ -17,6 +17,7 @@
  *                                          when complete, so a crash leaves at most a folder here
  *   <root>/locks/, <root>/runs/            locks and run registrations (lock.ts)
  *   <root>/state/, <root>/trees/           source file hashes and file lists (sources.ts)
+ *   <root>/logs/<key>.<slurm job id>.log   what a cluster job's worker printed (runner/slurm.ts)
  */
 import { join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -119,6 +120,8 @@ export class CacheStore {
   readonly runsDir: string;
   readonly stateDir: string;
   readonly treesDir: string;
+  /** Cluster jobs' logs. */
+  readonly logsDir: string;
   /** Locks on keys being computed. */
   readonly locks: Locks;
   /** Digests of source files and folders (one hasher per store, so one plan hashes once). */
@@ -134,6 +137,7 @@ export class CacheStore {
     this.runsDir = join(root, "runs");
     this.stateDir = join(root, "state");
     this.treesDir = join(root, "trees");
+    this.logsDir = join(root, "logs");
     this.locks = new Locks(this.locksDir, options);
     this.sources = new SourceHasher({ stateDir: this.stateDir, treesDir: this.treesDir });
   }
@@ -155,6 +159,7 @@ export class CacheStore {
           store.runsDir,
           store.stateDir,
           store.treesDir,
+          store.logsDir,
         ]
       ) {
         await Deno.mkdir(dir, { recursive: true });

@@ -104,12 +104,11 @@ export class SlurmExecutor implements JobExecutor {
   constructor(options: SlurmOptions) {
     this.options = options;
     this.slots = options.maxJobs;
-    this.logsDir = join(options.store.root, "logs");
+    this.logsDir = options.store.logsDir;
     this.deno = options.deno ?? Deno.env.get("RANKONE_DENO") ?? Deno.execPath();
   }
 
   async execute(request: ExecuteRequest): Promise<WorkerOutcome> {
-    await Deno.mkdir(this.logsDir, { recursive: true });
     const { job, key } = request;
     const args = sbatchArgs(this.options.resources(job), {
       partition: this.options.partition,
