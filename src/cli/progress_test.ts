@@ -112,3 +112,44 @@ Deno.test("first-sight hashing shows a throttled progress line for a large sourc
     "hashing /data/mtil/sun397: 100000/100000 files, 4000/4000 MiB in 40.0s\n",
   ]);
 });
+
+Deno.test("with several jobs running at once, each line carries its own job's label and progress", () => {
+  let clock = 0;
+  const out: string[] = [];
+  const display = createProgressDisplay({
+    tty: false,
+    write: (text) => out.push(text),
+    now: () => clock,
+    throttleMs: 5000,
+  });
+  display.begin(["a", "b"]);
+  display.jobStart("a", { index: 1, total: 2, reason: "MISSING", detail: "never run" });
+  display.jobStart("b", { index: 2, total: 2, reason: "MISSING", detail: "never run" });
+  display.jobProgress("a", 1, 10);
+  display.jobProgress("b", 1, 4);
+  clock += 1000;
+  display.jobProgress("a", 2, 10); // throttled: a line for `a` 1 s ago
+  display.jobLog("b", "loss 0.5");
+  display.jobEnd(result("b", "ran", 1), { index: 2, total: 2 });
+  display.jobLog("a", "still here");
+  assert.deepEqual(out, [
+    "[1/2] a: run (MISSING: never run)\n",
+    "[2/2] b: run (MISSING: never run)\n",
+    "[1/2] a: 1/10 it\n",
+    "[2/2] b: 1/4 it\n",
+    "[2/2] b: loss 0.5\n",
+    "[2/2] b: done in 1.0s (abcdef012345)\n",
+    "[1/2] a: still here\n",
+  ]);
+});
+
+Deno.test("the terminal block shows every running job's bar", () => {
+  let out = "";
+  const display = createProgressDisplay({ tty: true, write: (text) => (out = text), columns: 100 });
+  display.begin(["a", "b"]);
+  display.jobStart("a", { index: 1, total: 2, reason: "MISSING", detail: "never run" });
+  display.jobStart("b", { index: 2, total: 2, reason: "MISSING", detail: "never run" });
+  display.jobProgress("b", 4, 4);
+  assert.match(out, /▸ \[1\/2\] a\n.*0\/0 it\n.*▸ \[2\/2\] b\n.*4\/4 it/s);
+  assert.match(out, /rankone 2\/2 jobs · 0 ran · 0 cached/);
+});

@@ -118,12 +118,10 @@ export class SlurmExecutor implements JobExecutor {
     });
     const submitted = await slurmCommand("sbatch", args);
     if (submitted.code !== 0) {
-      throw new UserError(
-        `${job.id}: sbatch refused the job: ${
-          lastLine(submitted.stderr) || `exit ${submitted.code}`
-        }` +
-          ` (sbatch ${args.slice(0, -2).join(" ")})`,
-      );
+      const why = lastLine(submitted.stderr) || `exit code ${submitted.code}`;
+      // The options, without the --wrap command: what the user's cluster refused.
+      const options = args.slice(0, -2).join(" ");
+      throw new UserError(`${job.id}: sbatch refused the job: ${why} (sbatch ${options})`);
     }
     // --parsable prints "<id>" or "<id>;<cluster>".
     const slurmId = submitted.stdout.trim().split(";")[0]!;
@@ -182,7 +180,12 @@ export class SlurmExecutor implements JobExecutor {
     this.timer = setInterval(() => {
       if (this.polling) return;
       this.polling = true;
-      this.poll().finally(() => (this.polling = false));
+      this.poll()
+        .catch((error) => {
+          // Slurm's commands vanished or the cache became unreadable: no job can be followed.
+          for (const job of [...this.submitted.values()]) this.fail(job, (error as Error).message);
+        })
+        .finally(() => (this.polling = false));
     }, this.options.tailMs ?? 500);
   }
 
