@@ -602,6 +602,8 @@ export interface ParallelBench {
   /** Whether the results of the two were the same, byte for byte (tests/ablations.ts). */
   identicalResults: boolean;
   cpus: number;
+  date: string;
+  /** The machine's load (1, 5, 15 minutes) when the last run ended. */
   loadAverage: number[];
 }
 
@@ -639,6 +641,7 @@ export async function benchParallelLocal(
     ratio: median(jobs2Seconds) / median(jobs1Seconds),
     identicalResults,
     cpus: navigator.hardwareConcurrency,
+    date: new Date().toISOString(),
     loadAverage: Deno.loadavg(),
   };
 }

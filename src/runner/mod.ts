@@ -1,7 +1,13 @@
-/** The job runner: plan (cache status and rerun reasons), run, execute one job, signals. */
+/**
+ * The job runner: plan (cache status and rerun reasons), run (here, one job at a time, or several
+ * at once in local worker processes or as Slurm jobs), execute one job, signals.
+ */
 export { isForced, planJobs, type PlanOptions, topologicalOrder } from "./plan.ts";
 export { JobFailed, RunInterrupted, runJobs, selectUntil, silentDisplay } from "./run.ts";
 export { Interruption } from "./errors.ts";
 export { runRecordedJob } from "./record.ts";
+export { LocalWorkers } from "./pool.ts";
+export { type JobExecutor, runScheduled } from "./schedule.ts";
+export { SlurmExecutor } from "./slurm.ts";
 export { type Interrupt, interruptOnSignals } from "./signals.ts";
 export type * from "./types.ts";
