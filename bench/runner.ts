@@ -646,9 +646,11 @@ export async function benchParallelLocal(
   };
 }
 
+/** The middle value; of an even count, the mean of the middle two (of 2 runs, not the slower). */
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  const upper = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[upper]! : (sorted[upper - 1]! + sorted[upper]!) / 2;
 }
 
 /** The recorded figures this run replaces, kept in the new file as `previous`. */

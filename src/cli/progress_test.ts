@@ -15,15 +15,20 @@ function result(id: string, status: "ran" | "cached", seconds: number): JobResul
   };
 }
 
-Deno.test("plain display prints throttled progress lines with rate and ETA", () => {
-  let clock = 0;
-  const out: string[] = [];
+/** A plain (non-terminal) display on a clock the test moves, its lines in `fake.out`. */
+function plainDisplay() {
+  const fake = { clock: 0, out: [] as string[] };
   const display = createProgressDisplay({
     tty: false,
-    write: (text) => out.push(text),
-    now: () => clock,
+    write: (text) => fake.out.push(text),
+    now: () => fake.clock,
     throttleMs: 5000,
   });
+  return { display, fake };
+}
+
+Deno.test("plain display prints throttled progress lines with rate and ETA", () => {
+  const { display, fake } = plainDisplay();
   display.begin(["load", "train/task-03-DTD"]);
   display.jobEnd(result("load", "cached", 0.01), { index: 1, total: 2 });
   display.jobStart("train/task-03-DTD", {
@@ -34,14 +39,14 @@ Deno.test("plain display prints throttled progress lines with rate and ETA", () 
   });
   display.jobProgress("train/task-03-DTD", 0, 500);
   for (let step = 1; step <= 120; step++) {
-    clock += 250; // 4 it/s
+    fake.clock += 250; // 4 it/s
     display.jobProgress("train/task-03-DTD", step, 500);
   }
   display.jobLog("train/task-03-DTD", "loss 0.5");
-  clock += 1000;
+  fake.clock += 1000;
   display.jobEnd(result("train/task-03-DTD", "ran", 31), { index: 2, total: 2 });
   display.end({ results: [], ran: 1, cached: 1, seconds: 31.5 });
-  assert.deepEqual(out, [
+  assert.deepEqual(fake.out, [
     "[2/2] train/task-03-DTD: run (PARAMS: lr: 1 -> 2)\n",
     "[2/2] train/task-03-DTD: 0/500 it\n",
     "[2/2] train/task-03-DTD: 20/500 it, 4.0 it/s, ETA 2m00s\n",
@@ -114,25 +119,18 @@ Deno.test("first-sight hashing shows a throttled progress line for a large sourc
 });
 
 Deno.test("with several jobs running at once, each line carries its own job's label and progress", () => {
-  let clock = 0;
-  const out: string[] = [];
-  const display = createProgressDisplay({
-    tty: false,
-    write: (text) => out.push(text),
-    now: () => clock,
-    throttleMs: 5000,
-  });
+  const { display, fake } = plainDisplay();
   display.begin(["a", "b"]);
   display.jobStart("a", { index: 1, total: 2, reason: "MISSING", detail: "never run" });
   display.jobStart("b", { index: 2, total: 2, reason: "MISSING", detail: "never run" });
   display.jobProgress("a", 1, 10);
   display.jobProgress("b", 1, 4);
-  clock += 1000;
+  fake.clock += 1000;
   display.jobProgress("a", 2, 10); // throttled: a line for `a` 1 s ago
   display.jobLog("b", "loss 0.5");
   display.jobEnd(result("b", "ran", 1), { index: 2, total: 2 });
   display.jobLog("a", "still here");
-  assert.deepEqual(out, [
+  assert.deepEqual(fake.out, [
     "[1/2] a: run (MISSING: never run)\n",
     "[2/2] b: run (MISSING: never run)\n",
     "[1/2] a: 1/10 it\n",

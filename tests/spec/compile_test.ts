@@ -305,14 +305,9 @@ Deno.test("executor.slurm: each stage kind gets default's resources overridden f
   for (const resources of Object.values(plain.executor.slurm)) {
     assert.deepEqual(resources, DEFAULT_SLURM_RESOURCES);
   }
-  assert.deepEqual(DEFAULT_SLURM_RESOURCES, {
-    cpus: 1,
-    gpus: 0,
-    mem: null,
-    time: null,
-    partition: null,
-    options: [],
-  });
+  // Without executor.slurm: one CPU, no GPU, and the partition's own memory and time limits.
+  const none = { cpus: 1, gpus: 0, mem: null, time: null, partition: null, options: [] };
+  assert.deepEqual(DEFAULT_SLURM_RESOURCES, none);
 });
 
 Deno.test("executor.slurm names exactly the stage kinds the runner knows", () => {
