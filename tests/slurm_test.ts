@@ -170,6 +170,25 @@ Deno.test({
       );
 
       await t.step(
+        "the inference engine and device reach each job as asked and are resolved on its node",
+        async () => {
+          const remote = await box();
+          // TF.js with a device is refused on every machine: here by the node, not the driver.
+          const engine = ["--engine", "tfjs", "--device", "cpu"];
+          const until = ["--until", "head/after-00/DTD"];
+          const run = await cli(remote, ["run", TINY, ...engine, ...until, ...SLURM]);
+          assert.equal(run.code, 2, run.stderr);
+          assert.match(
+            run.stderr,
+            /^error: head\/after-00\/DTD failed in Slurm job \d+ on \S+: .*Inference engine tfjs on device cpu cannot run here: .*; log: \S+$/m,
+          );
+          // The jobs before it ran on the node: the driver did not refuse the run up front.
+          assert.equal(stoppedRan(run.stderr), 3);
+          assert.deepEqual(await leftovers(remote), []);
+        },
+      );
+
+      await t.step(
         "Ctrl-C on the driver cancels its Slurm jobs: exit 130, the workers clean up",
         async () => {
           const remote = await box();

@@ -306,10 +306,15 @@ export class SlurmExecutor implements JobExecutor {
     else if (event.type === "done") {
       this.submitted.delete(job.slurmId);
       job.resolve({ status: event.status });
-    } else if (event.type === "failed") this.fail(job, event.message);
+    } else if (event.type === "failed") this.fail(job, event.message, event.exitCode);
   }
 
-  private fail(job: Submitted, why: string): void {
+  /**
+   * Rejects the job's promise. The worker's exit code 2 (what it was given cannot run there, as
+   * an engine the node lacks) becomes the run's; a signal's (a `scancel`) does not: the driver
+   * itself was not interrupted.
+   */
+  private fail(job: Submitted, why: string, exitCode?: number): void {
     this.submitted.delete(job.slurmId);
     const state = ENDED.has(job.state) || job.state === GONE ? ` (${job.state})` : "";
     const node = job.node === "" ? "" : ` on ${job.node}`;
@@ -317,6 +322,7 @@ export class SlurmExecutor implements JobExecutor {
       new UserError(
         `${job.request.job.id} failed in Slurm job ${job.slurmId}${state}${node}: ${why}; ` +
           `log: ${job.started ? job.log : "none (it never started)"}`,
+        { exitCode: exitCode === 2 ? 2 : 1 },
       ),
     );
   }
