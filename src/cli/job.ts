@@ -21,13 +21,7 @@ import { HOST } from "../cache/host.ts";
 import { readRecord } from "../cache/record.ts";
 import { CacheStore, defaultCacheRoot } from "../cache/store.ts";
 import { useBackend } from "../clip/backend.ts";
-import {
-  type BackendName,
-  DEVICE_NAMES,
-  ENGINE_NAMES,
-  type InferenceSetting,
-  isBackendName,
-} from "../clip/settings.ts";
+import type { BackendName, InferenceSetting } from "../clip/settings.ts";
 import { describeError } from "../errors.ts";
 import { waitingMessage } from "../runner/execute.ts";
 import { runRecordedJob } from "../runner/record.ts";
@@ -40,12 +34,11 @@ import {
   type WorkerRequest,
 } from "../runner/worker_protocol.ts";
 import { STAGE_RUNNERS } from "../stages/mod.ts";
+import { MACHINE_OPTIONS, MACHINE_USAGE, machineProblem } from "./machine.ts";
 
-const MACHINE = `[--backend B] [--engine ${ENGINE_NAMES.join("|")}] ` +
-  `[--device ${DEVICE_NAMES.join("|")}]`;
-const USAGE = `usage: deno task job KEY [--cache DIR] ${MACHINE} [--force] [--verify] ` +
+const USAGE = `usage: deno task job KEY [--cache DIR] ${MACHINE_USAGE} [--force] [--verify] ` +
   "[--progress-ms N] [--debug]\n" +
-  `       deno task job --serve [--cache DIR] ${MACHINE} [--verify] [--progress-ms N]` +
+  `       deno task job --serve [--cache DIR] ${MACHINE_USAGE} [--verify] [--progress-ms N]` +
   "   (requests as JSON lines on stdin)";
 
 interface WorkerOptions {
@@ -70,9 +63,7 @@ export async function main(args: string[]): Promise<number> {
       strict: true,
       options: {
         cache: { type: "string" },
-        backend: { type: "string" },
-        engine: { type: "string" },
-        device: { type: "string" },
+        ...MACHINE_OPTIONS,
         force: { type: "boolean" },
         verify: { type: "boolean" },
         serve: { type: "boolean" },
@@ -98,15 +89,9 @@ export async function main(args: string[]): Promise<number> {
     ? "--serve takes its keys (and force) from stdin"
     : !serve && (positionals.length !== 1 || !/^[0-9a-f]{64}$/.test(positionals[0]!))
     ? "expected one job key (64 hex digits)"
-    : !isBackendName(requested)
-    ? `--backend ${requested}: unknown backend`
-    : !(ENGINE_NAMES as readonly string[]).includes(engine)
-    ? `--engine ${engine}: expected one of ${ENGINE_NAMES.join(", ")}`
-    : !(DEVICE_NAMES as readonly string[]).includes(device)
-    ? `--device ${device}: expected one of ${DEVICE_NAMES.join(", ")}`
     : !(progressMs >= 0)
     ? `--progress-ms ${values["progress-ms"]}: expected a number of milliseconds`
-    : null;
+    : machineProblem({ backend: requested, engine, device });
   if (problem !== null) {
     console.error(`${problem}\n${USAGE}`);
     return 2;

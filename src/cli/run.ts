@@ -13,13 +13,7 @@
 import { join, resolve } from "node:path";
 import { CacheStore } from "../cache/store.ts";
 import { describeEngineChoice } from "../clip/encoder.ts";
-import {
-  type BackendName,
-  DEVICE_NAMES,
-  ENGINE_NAMES,
-  type InferenceSetting,
-  isBackendName,
-} from "../clip/settings.ts";
+import type { BackendName, InferenceSetting } from "../clip/settings.ts";
 import { type RunGraph, runSlug } from "../plan/build.ts";
 import { RunInterrupted } from "../runner/errors.ts";
 import { resolveRunInference } from "../runner/inference.ts";
@@ -28,17 +22,13 @@ import { type FinishedRun, writeRunResults, writeSweepSummary } from "../runner/
 import { interruptOnSignals } from "../runner/signals.ts";
 import type { JobResult } from "../runner/types.ts";
 import { executePlan, EXECUTION_OPTIONS, EXECUTION_USAGE, parseExecution } from "./execution.ts";
+import { MACHINE_OPTIONS, MACHINE_USAGE, machineProblem } from "./machine.ts";
 import { parsePipelineArgs, type PipelineFlags } from "./pipeline.ts";
 import { createHashProgress, createProgressDisplay } from "./progress.ts";
 
 const USAGE = "usage: deno task run FILE [--set a.b=value]... [--var NAME=value]... " +
-  "[--force ID|KIND|GLOB]... [--until ID|KIND] [--backend auto|cpu|wasm|webgpu|tensorflow|" +
-  `tensorflow-gpu] [--engine ${ENGINE_NAMES.join("|")}] [--device ${DEVICE_NAMES.join("|")}] ` +
+  `[--force ID|KIND|GLOB]... [--until ID|KIND] ${MACHINE_USAGE} ` +
   `[--results DIR] ${EXECUTION_USAGE} [--verify] [--debug]`;
-
-function isOneOf(choices: readonly string[], value: string | undefined): boolean {
-  return value === undefined || choices.includes(value);
-}
 
 /**
  * The inference setting: the spec's, each field overridden by its flag. `--engine tfjs` alone
@@ -55,27 +45,16 @@ export async function main(args: string[]): Promise<number> {
     usage: USAGE,
     extra: {
       until: { type: "string" },
-      backend: { type: "string" },
-      engine: { type: "string" },
-      device: { type: "string" },
+      ...MACHINE_OPTIONS,
       results: { type: "string" },
       ...EXECUTION_OPTIONS,
     },
   });
   if (typeof flags === "number") return flags;
-  if (flags.backend !== undefined && !isBackendName(flags.backend)) {
-    console.error(`--backend ${flags.backend}: unknown backend\n${USAGE}`);
-    return 2;
-  }
-  for (const [flag, choices] of [["engine", ENGINE_NAMES], ["device", DEVICE_NAMES]] as const) {
-    if (!isOneOf(choices, flags[flag])) {
-      console.error(`--${flag} ${flags[flag]}: expected one of ${choices.join(", ")}\n${USAGE}`);
-      return 2;
-    }
-  }
   const execution = parseExecution(flags);
-  if ("problem" in execution) {
-    console.error(`${execution.problem}\n${USAGE}`);
+  const problem = machineProblem(flags) ?? ("problem" in execution ? execution.problem : null);
+  if (problem !== null || "problem" in execution) {
+    console.error(`${problem}\n${USAGE}`);
     return 2;
   }
   // A bad spec fails here, before anything is started or written.
