@@ -5,16 +5,25 @@ import { UserError } from "../errors.ts";
 import { availableBackends, installMatMulGradient, useBackend } from "./backend.ts";
 
 const CASES = [[false, false], [false, true], [true, false], [true, true]] as const;
+const [BATCH, ROWS, INNER, COLS] = [2, 3, 4, 5];
+
+/** The three inputs of every case: a [2, 3, 4], b [2, 4, 5] and the loss weight w [2, 3, 5]. */
+function matMulInputs(): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  return [
+    tf.randomNormal([BATCH, ROWS, INNER], 0, 1, "float32", 1),
+    tf.randomNormal([BATCH, INNER, COLS], 0, 1, "float32", 2),
+    tf.randomNormal([BATCH, ROWS, COLS], 0, 1, "float32", 3),
+  ];
+}
 
 /**
- * Gradients of sum(matMul(a, b, tA, tB) * w) w.r.t. a and b, for all four transpose cases. Read
- * with data(): WebGPU has no synchronous reads.
+ * Gradients of sum(matMul(x, y, tA, tB) * w) w.r.t. x and y, where x and y hold a and b stored
+ * transposed when the flag is set, for all four transpose cases. Read with data(): WebGPU has no
+ * synchronous reads.
  */
 async function matMulGradients(): Promise<number[][][]> {
   const grads = tf.tidy(() => {
-    const a = tf.randomNormal([2, 3, 4], 0, 1, "float32", 1);
-    const b = tf.randomNormal([2, 4, 5], 0, 1, "float32", 2);
-    const weight = tf.randomNormal([2, 3, 5], 0, 1, "float32", 3);
+    const [a, b, weight] = matMulInputs();
     return CASES.map(([tA, tB]) => {
       const left = tA ? tf.transpose(a, [0, 2, 1]) : a;
       const right = tB ? tf.transpose(b, [0, 2, 1]) : b;
@@ -30,20 +39,68 @@ async function matMulGradients(): Promise<number[][][]> {
   return values;
 }
 
+/**
+ * The same gradients in plain loops, independent of any registered gradient: the product is
+ * always a b, so d/da = w bᵀ and d/db = aᵀ w, stored transposed where the case passed x or y
+ * transposed. A reference that does not depend on which BatchMatMul gradient is installed, so
+ * the test means the same whatever ran before it.
+ */
+async function referenceGradients(): Promise<number[][][]> {
+  const inputs = matMulInputs();
+  const [a, b, w] = await Promise.all(inputs.map((x) => x.data()));
+  tf.dispose(inputs);
+  const at =
+    (values: ArrayLike<number>, dims: [number, number]) => (n: number, i: number, j: number) =>
+      values[(n * dims[0] + i) * dims[1] + j]!;
+  const [aAt, bAt, wAt] = [at(a!, [ROWS, INNER]), at(b!, [INNER, COLS]), at(w!, [ROWS, COLS])];
+  // [batch, rows, inner] and [batch, inner, cols], each also laid out transposed
+  const gradA = (transposed: boolean) => {
+    const out: number[] = [];
+    const [outer, inner] = transposed ? [INNER, ROWS] : [ROWS, INNER];
+    for (let n = 0; n < BATCH; n++) {
+      for (let p = 0; p < outer; p++) {
+        for (let q = 0; q < inner; q++) {
+          const [i, k] = transposed ? [q, p] : [p, q];
+          let sum = 0;
+          for (let j = 0; j < COLS; j++) sum += wAt(n, i, j) * bAt(n, k, j);
+          out.push(sum);
+        }
+      }
+    }
+    return out;
+  };
+  const gradB = (transposed: boolean) => {
+    const out: number[] = [];
+    const [outer, inner] = transposed ? [COLS, INNER] : [INNER, COLS];
+    for (let n = 0; n < BATCH; n++) {
+      for (let p = 0; p < outer; p++) {
+        for (let q = 0; q < inner; q++) {
+          const [k, j] = transposed ? [q, p] : [p, q];
+          let sum = 0;
+          for (let i = 0; i < ROWS; i++) sum += aAt(n, i, k) * wAt(n, i, j);
+          out.push(sum);
+        }
+      }
+    }
+    return out;
+  };
+  return CASES.map(([tA, tB]) => [gradA(tA), gradB(tB)]);
+}
+
 function maxAbsDiff(a: number[], b: number[]): number {
   assert.equal(a.length, b.length);
   return Math.max(...a.map((value, i) => Math.abs(value - b[i]!)));
 }
 
-Deno.test("installMatMulGradient() gives the default BatchMatMul gradients in all 4 transpose cases", async () => {
+Deno.test("installMatMulGradient() gives the BatchMatMul gradients w bᵀ and aᵀ w in all 4 transpose cases", async () => {
   await tf.setBackend("cpu");
-  const before = await matMulGradients(); // tfjs-core's own gradient
   installMatMulGradient();
-  const after = await matMulGradients();
+  const reference = await referenceGradients();
+  const gradients = await matMulGradients();
   for (let c = 0; c < CASES.length; c++) {
     for (let input = 0; input < 2; input++) {
       assert.ok(
-        maxAbsDiff(before[c]![input]!, after[c]![input]!) < 1e-5,
+        maxAbsDiff(reference[c]![input]!, gradients[c]![input]!) < 1e-5,
         `case ${c} input ${input}`,
       );
     }
