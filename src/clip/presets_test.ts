@@ -1,27 +1,23 @@
 import assert from "node:assert/strict";
 import { UserError } from "../errors.ts";
+import { needsShared, sharedPath } from "../../tests/shared.ts";
 import { listArchPresets, loadArchPreset, parseArchPreset } from "./presets.ts";
+import { inspectWeights } from "./weights_header.ts";
 
-Deno.test("loadArchPreset('ViT-B-16') is the paper's backbone", () => {
-  const arch = loadArchPreset("ViT-B-16");
-  assert.deepEqual(arch, {
-    name: "ViT-B-16",
-    embedDim: 512,
-    vision: { imageSize: 224, patchSize: 16, width: 768, layers: 12, heads: 12, mlpWidth: 3072 },
-    text: { contextLength: 77, vocabSize: 49408, width: 512, layers: 12, heads: 8, mlpWidth: 2048 },
-  });
-});
+// ViT-B-16's numbers are checked where they matter: src/method/params_test.ts counts OpenAI CLIP
+// ViT-B/16's 149,620,737 parameters from the preset.
 
-Deno.test("loadArchPreset('clip-tiny') matches the shared tiny fixture's shapes", () => {
-  const arch = loadArchPreset("clip-tiny");
-  assert.deepEqual(arch, {
-    name: "clip-tiny",
-    embedDim: 48,
-    vision: { imageSize: 32, patchSize: 8, width: 128, layers: 2, heads: 2, mlpWidth: 512 },
-    text: { contextLength: 20, vocabSize: 500, width: 64, layers: 2, heads: 1, mlpWidth: 256 },
-  });
-  assert.ok(listArchPresets().includes("clip-tiny"));
-});
+Deno.test(
+  "loadArchPreset('clip-tiny') is the architecture read from the shared tiny CLIP's weights",
+  needsShared("fixtures/clip-tiny/hf"),
+  async () => {
+    for (const layout of ["hf", "openai"]) {
+      const { arch } = await inspectWeights(sharedPath(`fixtures/clip-tiny/${layout}`)!);
+      assert.deepEqual({ ...loadArchPreset("clip-tiny"), name: arch.name }, arch, layout);
+    }
+    assert.ok(listArchPresets().includes("clip-tiny"));
+  },
+);
 
 Deno.test("loadArchPreset() of an unknown name lists the known presets", () => {
   assert.throws(() => loadArchPreset("ViT-Z-99"), (error: unknown) => {
