@@ -174,6 +174,5 @@ Deno.test("a checkpointed training step peaks at less tensor memory than the pla
   const checkpointed = await peak(true);
   assert.equal(tf.memory().numTensors, before);
   assert.ok(checkpointed < plain, `peak ${checkpointed} B checkpointed vs ${plain} B plain`);
-  console.log(`peak bytes: plain ${plain}, checkpointed ${checkpointed}`);
   disposeModel(model);
 });
