@@ -8,7 +8,7 @@ import { buildModel, type ClipModel, parameterShapes } from "../src/clip/model.t
 import { SeededRng } from "../src/io/rng.ts";
 import type { MethodConfig } from "../src/method/config.ts";
 import { type AdapterPool, createAdapterPool } from "../src/method/pool.ts";
-import type { FewShotSet, TrainOptions } from "../src/method/train.ts";
+import type { ImagesInMemory, TrainOptions } from "../src/method/train.ts";
 
 export const MICRO_ARCH: ClipArch = {
   name: "test-micro",
@@ -58,7 +58,7 @@ export function microPixels(): tf.Tensor4D {
   return tf.tensor4d(pixels, [MICRO_LABELS.length, 3, 8, 8]);
 }
 
-export function microFewShotSet(): FewShotSet {
+export function microFewShotSet(): ImagesInMemory {
   return { pixels: microPixels(), labels: MICRO_LABELS, classNames: MICRO_CLASSES };
 }
 

@@ -39,7 +39,8 @@ import {
 import { modelSlots } from "./slots.ts";
 import { type TrainRunStats, trainRunStats } from "./train_stats.ts";
 
-export interface FewShotSet {
+/** Training images held as one tensor (few-shot sets: shots x classes images). */
+export interface ImagesInMemory {
   /** [N, 3, H, W] normalised (and already augmented) pixels. */
   pixels: tf.Tensor4D;
   /** [N] class indices into `classNames`. */
@@ -62,7 +63,7 @@ export interface StreamedImages {
 }
 
 /** What a task trains on: a few-shot set held in memory, or images streamed per batch. */
-export type TrainingImages = FewShotSet | StreamedImages;
+export type TrainingImages = ImagesInMemory | StreamedImages;
 
 function isStreamed(images: TrainingImages): images is StreamedImages {
   return "batch" in images;
@@ -304,7 +305,7 @@ export async function trainTask(
       const { value, grads } = tf.tidy(() => {
         const tokens = textTokens(tokenIds, contextLength); // [b, positions up to the end token]
         const pixels = streamed ??
-          tf.gather((fewShot as FewShotSet).pixels, tf.tensor1d(batch, "int32"));
+          tf.gather((fewShot as ImagesInMemory).pixels, tf.tensor1d(batch, "int32"));
         const targets = tf.tensor2d(targetMatrix(batchLabels), [batch.length, batch.length]);
         return tf.variableGrads(() => {
           // Text first, then images, as the release (the order fixes the dropout draws).

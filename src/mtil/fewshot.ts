@@ -7,7 +7,7 @@
 import { torchRandperm } from "./splits.ts";
 import type { DatasetSplit, Sample } from "./datasets/registry.ts";
 
-export interface FewShotOptions {
+export interface FewShotDraw {
   /** Samples per class; 0 keeps the whole split. */
   shots: number;
   seed: number;
@@ -17,7 +17,7 @@ export interface FewShotOptions {
  * Indices into `split.samples` of the drawn samples, in draw order. A class with fewer than
  * `shots` samples contributes all it has.
  */
-export function fewShotIndices(split: DatasetSplit, options: FewShotOptions): number[] {
+export function fewShotIndices(split: DatasetSplit, options: FewShotDraw): number[] {
   const { shots, seed } = options;
   if (!Number.isInteger(shots) || shots < 0) {
     throw new RangeError(`fewShotIndices: shots must be an integer >= 0, got ${shots}`);
@@ -38,6 +38,6 @@ export function fewShotIndices(split: DatasetSplit, options: FewShotOptions): nu
 }
 
 /** The drawn samples themselves (see `fewShotIndices`). */
-export function drawFewShot(split: DatasetSplit, options: FewShotOptions): Sample[] {
+export function drawFewShot(split: DatasetSplit, options: FewShotDraw): Sample[] {
   return fewShotIndices(split, options).map((index) => split.samples[index]!);
 }
