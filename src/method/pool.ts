@@ -18,7 +18,12 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ClipArch } from "../clip/arch.ts";
 import { dropoutMask, type MaskDraw } from "../clip/dropout_mask.ts";
-import type { LinearApply, LinearLayer, ReplayableLinearApply } from "../clip/linear.ts";
+import {
+  type LinearApply,
+  type LinearLayer,
+  plainLinear,
+  type ReplayableLinearApply,
+} from "../clip/linear.ts";
 import type { Float32Tensor } from "../io/safetensors.ts";
 import type { SeededRng } from "../io/rng.ts";
 import { UserError } from "../errors.ts";
@@ -291,14 +296,6 @@ export function tokenMajorDropout(x: tf.Tensor3D, draw: MaskDraw): tf.Tensor3D {
   return tf.mul(x, dropoutMask(x.shape, draw));
 }
 
-/** x·W + b for x [batch, tokens, d_in] -> [batch, tokens, d_out]. */
-export function plainLinearApply(layer: LinearLayer, x: tf.Tensor3D): tf.Tensor3D {
-  const [batch, tokens, dIn] = x.shape;
-  const dOut = layer.weight.shape[1];
-  const flat = tf.reshape(x, [batch * tokens, dIn]);
-  return tf.reshape(tf.add(tf.matMul(flat, layer.weight), layer.bias), [batch, tokens, dOut]);
-}
-
 export interface PoolForwardOptions {
   /** Training: dropout on the LoRA branch, counts accumulate. Evaluation: neither. */
   training: boolean;
@@ -348,10 +345,10 @@ export function poolLinear(pool: AdapterPool, options: PoolForwardOptions): Repl
   };
   const linear: LinearApply = (layer, x) => {
     const adapter = pool.adapters.get(layer.name);
-    if (adapter === undefined) return plainLinearApply(layer, x);
+    if (adapter === undefined) return plainLinear(layer, x);
     const [batch, tokens, dIn] = x.shape;
     const dOut = adapter.up.shape[1];
-    const base = plainLinearApply(layer, x);
+    const base = plainLinear(layer, x);
     const counting = countActivations && !replaying;
     let branchInput: tf.Tensor3D = x;
     if (options.training && config.dropout > 0) {

@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import type { LinearLayer } from "../clip/linear.ts";
+import { type LinearLayer, plainLinear } from "../clip/linear.ts";
 import { readNpy } from "../io/npy.ts";
 import { SeededRng } from "../io/rng.ts";
 import { needsShared, sharedPath } from "../../tests/shared.ts";
 import { assignTidy, singleLinearConfig, tinyArch } from "../../tests/tiny_pool.ts";
 import { applyTaskDelta, extractTaskDelta } from "./delta.ts";
-import {
-  createAdapterPool,
-  disposeAdapterPool,
-  plainLinearApply,
-  poolLinear,
-  tokenMajorDropout,
-} from "./pool.ts";
+import { createAdapterPool, disposeAdapterPool, poolLinear, tokenMajorDropout } from "./pool.ts";
 import { countVotes, expertMask, topKIndices } from "./routing.ts";
 
 await tf.setBackend("cpu");
@@ -172,7 +166,7 @@ Deno.test("merge() adds (1/r)·B_top·A_top; the merged plain layer equals the p
   const plainW0 = layerOf(tf.tensor2d(w0, [3, 2]), tf.zeros([2]) as tf.Tensor1D);
   const x = tf.tensor3d([1, -1, 2, 0.5, 0.5, -3], [2, 1, 3]);
   const viaPool = tf.tidy(() => poolLinear(pool, { training: false })(plainW0, x).dataSync());
-  const viaMerged = tf.tidy(() => plainLinearApply(layer, x).dataSync());
+  const viaMerged = tf.tidy(() => plainLinear(layer, x).dataSync());
   assertClose(viaPool, viaMerged, 1e-6);
   tf.dispose([x, layer.weight, layer.bias, plainW0.weight, plainW0.bias]);
   disposeAdapterPool(pool);
