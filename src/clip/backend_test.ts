@@ -39,52 +39,45 @@ async function matMulGradients(): Promise<number[][][]> {
   return values;
 }
 
+/** [batch, rows, cols] nested arrays from a tensor's flat values. */
+function nested(values: ArrayLike<number>, [batch, rows, cols]: number[]): number[][][] {
+  return Array.from(
+    { length: batch! },
+    (_, n) =>
+      Array.from(
+        { length: rows! },
+        (_, i) => Array.from({ length: cols! }, (_, j) => values[(n * rows! + i) * cols! + j]!),
+      ),
+  );
+}
+
+function transposed(x: number[][][]): number[][][] {
+  return x.map((m) => m[0]!.map((_, j) => m.map((row) => row[j]!)));
+}
+
+/** Batched x · y in plain loops, flattened row-major. */
+function loopMatMul(x: number[][][], y: number[][][]): number[] {
+  return x.flatMap((m, n) =>
+    m.flatMap((row) =>
+      y[n]![0]!.map((_, j) => row.reduce((sum, value, k) => sum + value * y[n]![k]![j]!, 0))
+    )
+  );
+}
+
 /**
  * The same gradients in plain loops, independent of any registered gradient: the product is
- * always a b, so d/da = w bᵀ and d/db = aᵀ w, stored transposed where the case passed x or y
- * transposed. A reference that does not depend on which BatchMatMul gradient is installed, so
- * the test means the same whatever ran before it.
+ * always a b, so d/da = w bᵀ and d/db = aᵀ w, and their transposes (b wᵀ, wᵀ a) where the case
+ * passed x or y transposed. The reference does not depend on which BatchMatMul gradient is
+ * installed, so the test means the same whatever ran before it.
  */
 async function referenceGradients(): Promise<number[][][]> {
   const inputs = matMulInputs();
-  const [a, b, w] = await Promise.all(inputs.map((x) => x.data()));
+  const [a, b, w] = await Promise.all(inputs.map(async (x) => nested(await x.data(), x.shape)));
   tf.dispose(inputs);
-  const at =
-    (values: ArrayLike<number>, dims: [number, number]) => (n: number, i: number, j: number) =>
-      values[(n * dims[0] + i) * dims[1] + j]!;
-  const [aAt, bAt, wAt] = [at(a!, [ROWS, INNER]), at(b!, [INNER, COLS]), at(w!, [ROWS, COLS])];
-  // [batch, rows, inner] and [batch, inner, cols], each also laid out transposed
-  const gradA = (transposed: boolean) => {
-    const out: number[] = [];
-    const [outer, inner] = transposed ? [INNER, ROWS] : [ROWS, INNER];
-    for (let n = 0; n < BATCH; n++) {
-      for (let p = 0; p < outer; p++) {
-        for (let q = 0; q < inner; q++) {
-          const [i, k] = transposed ? [q, p] : [p, q];
-          let sum = 0;
-          for (let j = 0; j < COLS; j++) sum += wAt(n, i, j) * bAt(n, k, j);
-          out.push(sum);
-        }
-      }
-    }
-    return out;
-  };
-  const gradB = (transposed: boolean) => {
-    const out: number[] = [];
-    const [outer, inner] = transposed ? [COLS, INNER] : [INNER, COLS];
-    for (let n = 0; n < BATCH; n++) {
-      for (let p = 0; p < outer; p++) {
-        for (let q = 0; q < inner; q++) {
-          const [k, j] = transposed ? [q, p] : [p, q];
-          let sum = 0;
-          for (let i = 0; i < ROWS; i++) sum += aAt(n, i, k) * wAt(n, i, j);
-          out.push(sum);
-        }
-      }
-    }
-    return out;
-  };
-  return CASES.map(([tA, tB]) => [gradA(tA), gradB(tB)]);
+  return CASES.map(([tA, tB]) => [
+    tA ? loopMatMul(b!, transposed(w!)) : loopMatMul(w!, transposed(b!)),
+    tB ? loopMatMul(transposed(w!), a!) : loopMatMul(transposed(a!), w!),
+  ]);
 }
 
 function maxAbsDiff(a: number[], b: number[]): number {
