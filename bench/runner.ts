@@ -42,7 +42,7 @@ import { writeSyntheticMtil } from "../src/mtil/synthetic.ts";
 import { writeWeightsFolder } from "../tests/folder_fixture.ts";
 import { isRunOnlyPackage, loadedGraph } from "../tests/module_graph.ts";
 import { ABLATIONS, REDUCED, resultFiles } from "../tests/ablations.ts";
-import { planJobs } from "../src/runner/plan.ts";
+import { jobStatuses } from "../src/runner/status.ts";
 import { runJobs } from "../src/runner/run.ts";
 
 const MB = 1024 * 1024;
@@ -160,7 +160,7 @@ export async function benchRunner(options: { scale: number }): Promise<RunnerBen
     const jobs = mtilShapedJobs(options.scale);
     let t0 = performance.now();
     const cold = await runJobs(
-      await planJobs(jobs, { store: await CacheStore.open(root), stages: SIZED_STAGES }),
+      await jobStatuses(jobs, { store: await CacheStore.open(root), stages: SIZED_STAGES }),
     );
     const coldRunSeconds = (performance.now() - t0) / 1000;
     const cachedRunSeconds: number[] = [];
@@ -168,14 +168,14 @@ export async function benchRunner(options: { scale: number }): Promise<RunnerBen
       t0 = performance.now();
       const store = await CacheStore.open(root);
       const summary = await runJobs(
-        await planJobs(mtilShapedJobs(options.scale), { store, stages: SIZED_STAGES }),
+        await jobStatuses(mtilShapedJobs(options.scale), { store, stages: SIZED_STAGES }),
       );
       cachedRunSeconds.push((performance.now() - t0) / 1000);
       if (summary.ran !== 0) throw new Error(`cached run executed ${summary.ran} jobs`);
     }
     t0 = performance.now();
     const store = await CacheStore.open(root);
-    await planJobs(mtilShapedJobs(options.scale), { store, verify: "full" });
+    await jobStatuses(mtilShapedJobs(options.scale), { store, verify: "full" });
     const fullVerifySeconds = (performance.now() - t0) / 1000;
     let files = 0;
     let bytes = 0;

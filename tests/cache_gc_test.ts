@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { collectGarbage, listArtifacts } from "../src/cache/gc.ts";
 import { CacheStore } from "../src/cache/store.ts";
 import { main as cacheMain } from "../src/cli/cache.ts";
-import { planJobs } from "../src/runner/plan.ts";
+import { jobStatuses } from "../src/runner/status.ts";
 import { runJobs } from "../src/runner/run.ts";
 import { pipeline, type PipelineOptions, testStages } from "./runner_stages.ts";
 
@@ -17,7 +17,7 @@ async function withCache(body: (store: CacheStore) => Promise<void>): Promise<vo
 }
 
 async function run(store: CacheStore, options: PipelineOptions = {}) {
-  return await runJobs(await planJobs(pipeline(options), { store, stages: testStages() }));
+  return await runJobs(await jobStatuses(pipeline(options), { store, stages: testStages() }));
 }
 
 Deno.test("listArtifacts names each artifact's kind, job and size, and which are superseded", async () => {
@@ -50,7 +50,7 @@ Deno.test("gc --unreachable removes superseded artifacts; --dry-run removes noth
       "unreachable",
     ]);
     assert.equal((await listArtifacts(store)).length, 5);
-    const replanned = await planJobs(pipeline({ factor: 3 }), { store });
+    const replanned = await jobStatuses(pipeline({ factor: 3 }), { store });
     assert.ok(replanned.jobs.every((p) => p.status === "cached"));
   });
 });

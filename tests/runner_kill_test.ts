@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { collectGarbage } from "../src/cache/gc.ts";
 import { CacheStore } from "../src/cache/store.ts";
-import { planJobs } from "../src/runner/plan.ts";
+import { jobStatuses } from "../src/runner/status.ts";
 import { runJobs } from "../src/runner/run.ts";
 import { pipeline, testStages } from "./runner_stages.ts";
 import { withTempDir } from "./temp_dir.ts";
@@ -61,7 +61,7 @@ Deno.test("SIGKILL mid-job leaves only a temp folder; the rerun matches an unint
     const leftovers: string[] = [];
     for await (const entry of Deno.readDir(store.tmpDir)) leftovers.push(entry.name);
     assert.equal(leftovers.length, 1, "the killed job's temp folder");
-    const afterKill = await planJobs(pipeline(), { store, stages: testStages() });
+    const afterKill = await jobStatuses(pipeline(), { store, stages: testStages() });
     assert.deepEqual(afterKill.jobs.map((p) => p.status), [
       "cached",
       "run",
@@ -70,11 +70,11 @@ Deno.test("SIGKILL mid-job leaves only a temp folder; the rerun matches an unint
       "run",
     ]);
 
-    const resumed = await runJobs(await planJobs(pipeline(), { store, stages: testStages() }));
+    const resumed = await runJobs(await jobStatuses(pipeline(), { store, stages: testStages() }));
     assert.deepEqual(resumed.results.map((r) => r.status), ["cached", "ran", "ran", "ran", "ran"]);
     const cleanStore = await CacheStore.open(cleanRoot);
     const clean = await runJobs(
-      await planJobs(pipeline(), { store: cleanStore, stages: testStages() }),
+      await jobStatuses(pipeline(), { store: cleanStore, stages: testStages() }),
     );
     assert.deepEqual(resumed.results.map((r) => r.digest), clean.results.map((r) => r.digest));
     assert.deepEqual(await artifactFiles(store), await artifactFiles(cleanStore));
@@ -84,7 +84,7 @@ Deno.test("SIGKILL mid-job leaves only a temp folder; the rerun matches an unint
     assert.deepEqual(report.removed.map((r) => r.what), ["temp"]);
     for await (const _ of Deno.readDir(store.tmpDir)) assert.fail("tmp/ should be empty after gc");
     assert.equal(
-      (await planJobs(pipeline(), { store, stages: testStages() })).jobs.every((p) =>
+      (await jobStatuses(pipeline(), { store, stages: testStages() })).jobs.every((p) =>
         p.status === "cached"
       ),
       true,
@@ -116,7 +116,7 @@ Deno.test("SIGINT mid-job stops the run with exit code 130 and leaves no temp fo
     assert.match(seen, /error: interrupted during scale\/y; its partial output was discarded/);
     const store = await CacheStore.open(root);
     for await (const _ of Deno.readDir(store.tmpDir)) assert.fail("tmp/ should be empty");
-    const plan = await planJobs(pipeline(), { store, stages: testStages() });
+    const plan = await jobStatuses(pipeline(), { store, stages: testStages() });
     assert.deepEqual(plan.jobs.slice(0, 2).map((p) => p.status), ["cached", "run"]);
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { collectGarbage } from "../src/cache/gc.ts";
 import { CacheStore } from "../src/cache/store.ts";
 import { readNpy } from "../src/io/npy.ts";
-import { planJobs } from "../src/runner/plan.ts";
+import { jobStatuses } from "../src/runner/status.ts";
 import { RunInterrupted, runJobs, silentDisplay } from "../src/runner/run.ts";
 import { runRecordedJob } from "../src/runner/record.ts";
 import type { Plan, RunSummary } from "../src/runner/types.ts";
@@ -33,7 +33,7 @@ async function planAndRun(
 ): Promise<{ plan: Plan; summary: RunSummary; executed: string[] }> {
   const executed: string[] = [];
   const stages = testStages({ ...options, onRun: (id) => executed.push(id) });
-  const plan = await planJobs(pipeline(options), {
+  const plan = await jobStatuses(pipeline(options), {
     store,
     stages,
     force: options.force,
@@ -258,7 +258,7 @@ Deno.test("two concurrent runs on one cache compute each job once and get the sa
     const runOnce = async () => {
       const store = await CacheStore.open(root);
       const stages = testStages({ scaleDelayMs: 300, onRun: (id) => executed.push(id) });
-      return await runJobs(await planJobs(pipeline(), { store, stages }));
+      return await runJobs(await jobStatuses(pipeline(), { store, stages }));
     };
     const [a, b] = await Promise.all([runOnce(), runOnce()]);
     assert.deepEqual(executed.sort(), [
@@ -283,7 +283,7 @@ Deno.test("gc --unused-days 0 during a run removes nothing the run has used or w
   await withCache(async (store) => {
     await planAndRun(store, { until: "generate" });
     const lease = await store.openLease("test");
-    const plan = await planJobs(pipeline(), {
+    const plan = await jobStatuses(pipeline(), {
       store,
       stages: testStages({ scaleDelayMs: 400 }),
       lease,
@@ -339,7 +339,7 @@ Deno.test("a job runs from its record alone and lands under the same key; a miss
 Deno.test("a job the plan says will run has a record already: another process can run it from the plan alone", async () => {
   await withCache(async (store) => {
     const stages = testStages();
-    const plan = await planJobs(pipeline(), { store, stages });
+    const plan = await jobStatuses(pipeline(), { store, stages });
     const generate = plan.jobs[0]!;
     assert.equal(generate.status, "run");
     // A worker given only the key (here: this process, through the record).
@@ -361,18 +361,18 @@ Deno.test("a job's source folder enters its key by content: one edited file reru
         await Deno.writeTextFile(join(folder, name), name);
       }
       const stages = testStages();
-      const run = async () => runJobs(await planJobs([countJob(folder)], { store, stages }));
+      const run = async () => runJobs(await jobStatuses([countJob(folder)], { store, stages }));
       const first = await run();
       assert.equal(first.ran, 1);
-      const warm = await planJobs([countJob(folder)], { store, stages });
+      const warm = await jobStatuses([countJob(folder)], { store, stages });
       assert.equal(warm.jobs[0]!.status, "cached");
       await Deno.writeTextFile(join(folder, "b.jpg"), "B.JPG");
-      const edited = await planJobs([countJob(folder)], { store, stages });
+      const edited = await jobStatuses([countJob(folder)], { store, stages });
       assert.equal(statuses(edited)["count/files"], "run INPUT");
       assert.equal(edited.jobs[0]!.detail, "data changed, 1 file");
       await runJobs(edited);
       await Deno.writeTextFile(join(folder, "b.jpg"), "b.jpg");
-      const restored = await planJobs([countJob(folder)], { store, stages });
+      const restored = await jobStatuses([countJob(folder)], { store, stages });
       assert.equal(restored.jobs[0]!.status, "cached", "the first artifact is reused");
     } finally {
       await Deno.remove(folder, { recursive: true });
@@ -388,7 +388,7 @@ Deno.test("a job whose source changes while it reads it fails and leaves no arti
       const stages = testStages({
         duringCount: () => Deno.writeTextFile(join(folder, "late.jpg"), "late"),
       });
-      const plan = await planJobs([countJob(folder)], { store, stages });
+      const plan = await jobStatuses([countJob(folder)], { store, stages });
       await assert.rejects(runJobs(plan), /count\/files: .* changed while the job read it/);
       assert.deepEqual(await listTmp(store), []);
       assert.equal((await store.lookup(plan.jobs[0]!.key!)).found, false);
@@ -403,7 +403,7 @@ Deno.test("a full disk fails the job in one line naming it and where it wrote; n
     const stages = testStages({
       replace: { scale: () => Deno.writeFile("/dev/full", new Uint8Array(64)) },
     });
-    const plan = await planJobs(pipeline(), { store, stages });
+    const plan = await jobStatuses(pipeline(), { store, stages });
     await assert.rejects(runJobs(plan), (error) => {
       assert.ok(error instanceof UserError, String(error));
       assert.match(
@@ -492,7 +492,7 @@ Deno.test("aborting the signal mid-job throws RunInterrupted (exit 130) and leav
   await withCache(async (store) => {
     const controller = new AbortController();
     const stages = testStages({ scaleDelayMs: 200 });
-    const plan = await planJobs(pipeline(), { store, stages });
+    const plan = await jobStatuses(pipeline(), { store, stages });
     let progressCalls = 0;
     const display = {
       begin() {},
@@ -513,7 +513,7 @@ Deno.test("aborting the signal mid-job throws RunInterrupted (exit 130) and leav
     });
     assert.equal(progressCalls, 2);
     assert.deepEqual(await listTmp(store), []);
-    const replanned = await planJobs(pipeline(), { store, stages });
+    const replanned = await jobStatuses(pipeline(), { store, stages });
     assert.deepEqual(statuses(replanned)["scale/y"], "run MISSING");
     assert.deepEqual(statuses(replanned)["generate/x"], "cached");
   });
@@ -524,33 +524,36 @@ Deno.test("a job that throws a UserError fails the run with its id and leaves no
     const stages = testStages({
       replace: { scale: () => Promise.reject(new UserError("Cannot read /data/x: missing")) },
     });
-    const plan = await planJobs(pipeline(), { store, stages });
+    const plan = await jobStatuses(pipeline(), { store, stages });
     await assert.rejects(runJobs(plan), /^UserError: scale\/y: Cannot read \/data\/x: missing$/);
     assert.deepEqual(await listTmp(store), []);
   });
 });
 
-Deno.test("planJobs rejects duplicate ids, unknown inputs, cycles and non-JSON params", async () => {
+Deno.test("jobStatuses rejects duplicate ids, unknown inputs, cycles and non-JSON params", async () => {
   await withCache(async (store) => {
     const jobs = pipeline();
-    await assert.rejects(planJobs([...jobs, jobs[0]!], { store }), /"generate\/x" is used twice/);
+    await assert.rejects(
+      jobStatuses([...jobs, jobs[0]!], { store }),
+      /"generate\/x" is used twice/,
+    );
     const unknown = pipeline();
     unknown[1]!.inputs = { x: "nowhere" };
-    await assert.rejects(planJobs(unknown, { store }), /input "x" names unknown job "nowhere"/);
+    await assert.rejects(jobStatuses(unknown, { store }), /input "x" names unknown job "nowhere"/);
     const cyclic = pipeline();
     cyclic[0]!.inputs = { back: "quantize/q" };
     await assert.rejects(
-      planJobs(cyclic, { store }),
+      jobStatuses(cyclic, { store }),
       /cycle: generate\/x -> scale\/y -> quantize\/q -> generate\/x/,
     );
     const nan = pipeline({ factor: NaN });
-    await assert.rejects(planJobs(nan, { store }), /job scale\/y params.factor: NaN/);
+    await assert.rejects(jobStatuses(nan, { store }), /job scale\/y params.factor: NaN/);
   });
 });
 
-Deno.test("planJobs orders inputs before their users whatever order jobs are given in", async () => {
+Deno.test("jobStatuses orders inputs before their users whatever order jobs are given in", async () => {
   await withCache(async (store) => {
-    const plan = await planJobs(pipeline().reverse(), { store });
+    const plan = await jobStatuses(pipeline().reverse(), { store });
     assert.deepEqual(plan.jobs.map((p) => p.job.id), [
       "generate/x",
       "stats/x",

@@ -13,7 +13,7 @@ import { readRecord } from "../src/cache/record.ts";
 import { CacheStore } from "../src/cache/store.ts";
 import { useBackend } from "../src/clip/backend.ts";
 import { buildRunGraph } from "../src/plan/build.ts";
-import { planJobs } from "../src/runner/plan.ts";
+import { jobStatuses } from "../src/runner/status.ts";
 import { runJobs } from "../src/runner/run.ts";
 import { compileAndPlan } from "../src/runner/pipeline.ts";
 import { compileSpec } from "../src/spec/mod.ts";
@@ -35,7 +35,7 @@ Deno.test("every stage kind: jobs are plain data and run() reads only what the k
     // The synthetic benchmark's data job, the only kind the folder pipeline has not.
     const synthetic = await buildRunGraph(compileSpec(TINY, { cwd: REPO }).runs[0]!);
     const dataJob = synthetic.jobs.find((job) => job.kind === "data")!;
-    const dataPlan = await planJobs([dataJob], { store, stages: STAGE_RUNNERS });
+    const dataPlan = await jobStatuses([dataJob], { store, stages: STAGE_RUNNERS });
     const tensorsBefore = tf.memory().numTensors;
     const results = [
       ...(await runJobs(plan)).results,

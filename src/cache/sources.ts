@@ -58,7 +58,7 @@ export class SourceHasher {
 
   /**
    * The digest of `spec` now: every file is statted, and only those the state table does not
-   * know at their current stamp are read. (A plan asks once per source; see runner/plan.ts.)
+   * know at their current stamp are read. (A plan asks once per source; see runner/status.ts.)
    */
   async digest(
     spec: SourceSpec,

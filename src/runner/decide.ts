@@ -9,7 +9,7 @@ import { jobKey, type KeyMaterial } from "../cache/key.ts";
 import { explainMiss } from "../cache/reason.ts";
 import type { Artifact } from "../cache/store.ts";
 import type { ResolvedInput } from "./execute.ts";
-import { changedSourceFiles, isForced, lookupOnce, sourceDigests } from "./plan.ts";
+import { changedSourceFiles, isForced, lookupOnce, sourceDigests } from "./status.ts";
 import type { JobResult, Plan, PlannedJob } from "./types.ts";
 
 export interface DecidedJob {

@@ -12,7 +12,7 @@ import { buildRunGraph, type RunGraph } from "../plan/build.ts";
 import { shareJobs } from "../plan/share.ts";
 import { compileSpec, matrixPointName } from "../spec/mod.ts";
 import { STAGE_RUNNERS } from "../stages/mod.ts";
-import { isForced, planJobs } from "./plan.ts";
+import { isForced, jobStatuses } from "./status.ts";
 import type { Plan } from "./types.ts";
 
 export interface PipelineRequest {
@@ -74,7 +74,7 @@ export async function planPipeline(
   flags: PipelineRequest,
   request: PlanRequest = {},
 ): Promise<CompiledPlan> {
-  const plan = await planJobs(compiled.jobs, {
+  const plan = await jobStatuses(compiled.jobs, {
     store: request.store ?? await CacheStore.open(),
     stages: STAGE_RUNNERS,
     force: flags.force,

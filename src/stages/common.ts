@@ -49,7 +49,7 @@ export function defineStage<Args, Params>(
         id,
         kind: definition.kind,
         version: versionOf(params),
-        // Params are JSON by construction; planJobs checks it (canonicalJson rejects the rest).
+        // Params are JSON by construction; jobStatuses checks it (canonicalJson rejects the rest).
         params: params as unknown as JsonValue,
         inputs,
         sources: definition.sources?.(params) ?? {},

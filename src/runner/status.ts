@@ -1,5 +1,6 @@
 /**
- * planJobs: orders jobs (inputs first) and tells, for each, whether its artifact is cached or why
+ * jobStatuses: the cache status of built jobs (src/plan builds them; this checks them against the
+ * cache). It orders jobs (inputs first) and tells, for each, whether its artifact is cached or why
  * it must run. A job's sources (files outside the cache) are hashed first, through the cache's
  * state table, so only files whose stamp changed are read. A job downstream of one that will run
  * is "pending": its key depends on the content digest its input will have, which is known only
@@ -33,7 +34,7 @@ export interface PlanOptions {
   signal?: AbortSignal;
 }
 
-export async function planJobs(jobs: Job[], options: PlanOptions = {}): Promise<Plan> {
+export async function jobStatuses(jobs: Job[], options: PlanOptions = {}): Promise<Plan> {
   const store = options.store ?? await CacheStore.open();
   const force = options.force ?? [];
   const ordered = topologicalOrder(jobs);
