@@ -14,6 +14,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../errors.ts";
+import { hardwareGpuPossible } from "../io/devices.ts";
 import { BACKEND_NAMES, type BackendName } from "./settings.ts";
 
 export type ConcreteBackend = Exclude<BackendName, "auto">;
@@ -186,7 +187,9 @@ async function autoCandidates(): Promise<ConcreteBackend[]> {
   const candidates: ConcreteBackend[] = [];
   if (nodeBackendInstalled("tensorflow-gpu")) candidates.push("tensorflow-gpu");
   if (nodeBackendInstalled("tensorflow")) candidates.push("tensorflow");
-  const adapter = await webgpuAdapter();
+  // auto never picks a software adapter, and without a GPU device node Linux can offer only one:
+  // not asking spares every run the Vulkan loader's complaints on stderr.
+  const adapter = hardwareGpuPossible() ? await webgpuAdapter() : null;
   if (adapter !== null && !adapter.software) candidates.push("webgpu");
   candidates.push("wasm", "cpu");
   return candidates;

@@ -11,6 +11,7 @@
  */
 import type * as Ort from "onnxruntime-node";
 import { fileURLToPath } from "node:url";
+import { gpuDeviceNode } from "../../io/devices.ts";
 import { encodeOnnxModel, OnnxGraphBuilder } from "../../io/onnx.ts";
 import { ONNX_IR_VERSION, ONNX_OPSET } from "./graph.ts";
 
@@ -161,18 +162,6 @@ function probeModel(): Uint8Array {
     producerName: "rankone",
     producerVersion: "1",
   });
-}
-
-/** Whether Linux shows a GPU device node (a DRM render node, or NVIDIA's). */
-function gpuDeviceNode(): boolean {
-  const present = (dir: string, pattern: RegExp) => {
-    try {
-      return [...Deno.readDirSync(dir)].some((entry) => pattern.test(entry.name));
-    } catch {
-      return false;
-    }
-  };
-  return present("/dev/dri", /^renderD\d+$/) || present("/dev", /^nvidia\d+$/);
 }
 
 /** Why `device` cannot be used by a session, known without trying it; null when worth trying. */
