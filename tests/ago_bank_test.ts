@@ -15,6 +15,7 @@ import { loadTaskDelta, saveTaskDelta } from "../src/method/delta_io.ts";
 import { createAdapterPool, disposeAdapterPool } from "../src/method/pool.ts";
 import { ResourcePool } from "../src/runner/resources.ts";
 import { STAGE_RUNNERS } from "../src/stages/mod.ts";
+import { quietJobContext } from "./job_context.ts";
 import { MICRO_ARCH } from "./micro_clip.ts";
 import { withTempDir } from "./temp_dir.ts";
 import { assignTidy } from "./tiny_pool.ts";
@@ -51,21 +52,17 @@ function artifact(dir: string): InputArtifact {
 async function orthogonalize(out: string, inputs: { train: string; previous?: string }) {
   await Deno.mkdir(out);
   const resources = new ResourcePool().lease();
-  await STAGE_RUNNERS.orthogonalize.run({
-    id: `orthogonalize/${out}`,
-    inputs: {
-      train: artifact(inputs.train),
-      ...(inputs.previous === undefined ? {} : { previous: artifact(inputs.previous) }),
-    },
-    sources: {},
-    outDir: out,
-    progress() {},
-    log() {},
-    signal: new AbortController().signal,
-    machine: { backend: null, inference: null },
-    resources,
-    recordStats() {},
-  }, {});
+  await STAGE_RUNNERS.orthogonalize.run(
+    quietJobContext(`orthogonalize/${out}`, {
+      outDir: out,
+      resources,
+      inputs: {
+        train: artifact(inputs.train),
+        ...(inputs.previous === undefined ? {} : { previous: artifact(inputs.previous) }),
+      },
+    }),
+    {},
+  );
   await resources.release();
 }
 

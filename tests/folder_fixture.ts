@@ -8,6 +8,7 @@
 import { fileURLToPath } from "node:url";
 import { writeSyntheticMtil } from "../src/mtil/synthetic.ts";
 import { ResourcePool } from "../src/runner/resources.ts";
+import { quietJobContext } from "./job_context.ts";
 import { STAGE_RUNNERS, STAGES } from "../src/stages/mod.ts";
 
 const TINY = fileURLToPath(new URL("./fixtures/pipelines/tiny.yaml", import.meta.url));
@@ -27,18 +28,7 @@ export async function writeWeightsFolder(dir: string, seed: number): Promise<voi
   const out = await Deno.makeTempDir({ prefix: "rankone-weights-" });
   try {
     await STAGE_RUNNERS.model.run(
-      {
-        id: "model",
-        inputs: {},
-        sources: {},
-        outDir: out,
-        progress() {},
-        log() {},
-        signal: new AbortController().signal,
-        machine: { backend: null, inference: null },
-        resources: new ResourcePool().lease(),
-        recordStats() {},
-      },
+      quietJobContext("model", { outDir: out, resources: new ResourcePool().lease() }),
       STAGES.model.job("model", {
         model: { source: "synthetic", preset: "clip-tiny", seed, tokenizer: null },
       }).params,

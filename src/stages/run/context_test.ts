@@ -4,6 +4,7 @@ import type { InputArtifact, JobContext, JobResources } from "../../cache/job.ts
 import type { Manifest } from "../../cache/manifest.ts";
 import { useBackend } from "../../clip/backend.ts";
 import { ResourcePool } from "../../runner/resources.ts";
+import { quietJobContext } from "../../../tests/job_context.ts";
 import { withTempDir } from "../../../tests/temp_dir.ts";
 import {
   inferenceSetting,
@@ -21,18 +22,12 @@ function context(
   inference: { engine: string; device: string } | null = null,
 ): JobContext {
   const artifact: InputArtifact = { ...model, manifest: {} as Manifest };
-  return {
-    id: "head/after-00/DTD",
-    inputs: { model: artifact },
-    sources: {},
+  return quietJobContext("head/after-00/DTD", {
     outDir: "/nonexistent",
-    progress() {},
-    log() {},
-    signal: new AbortController().signal,
-    machine: { backend: null, inference },
     resources,
-    recordStats() {},
-  };
+    inputs: { model: artifact },
+    inference,
+  });
 }
 
 /** The generated tiny CLIP's `model` artifact in `dir`. */
